@@ -1,0 +1,1 @@
+"""Datasets: the registry (torch-free), VLMEvalKit TSV loading, prompts and the Shapes benchmark."""

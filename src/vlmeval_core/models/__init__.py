@@ -1,0 +1,1 @@
+"""Models: the name registry (torch-free) and the generic Hugging Face adapter."""

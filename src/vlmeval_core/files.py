@@ -17,7 +17,9 @@ from typing import IO, Any
 
 def write_atomic(path: str | os.PathLike[str], data: str | bytes) -> Path:
     """Write ``data`` to ``path`` whole: a temp file beside it, fsync, then rename over it."""
-    return write_atomic_with(path, lambda handle: handle.write(data), binary=isinstance(data, bytes))
+    return write_atomic_with(
+        path, lambda handle: handle.write(data), binary=isinstance(data, bytes)
+    )
 
 
 def write_atomic_with(
@@ -28,7 +30,9 @@ def write_atomic_with(
     target.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
     try:
-        with os.fdopen(fd, "wb" if binary else "w", **({} if binary else {"encoding": "utf-8"})) as handle:
+        with os.fdopen(
+            fd, "wb" if binary else "w", **({} if binary else {"encoding": "utf-8"})
+        ) as handle:
             writer(handle)
             handle.flush()
             os.fsync(handle.fileno())

@@ -1,4 +1,4 @@
-"""Name lookups shared by the model and dataset registries: case-insensitive match and typo hints."""
+"""Name lookups shared by the model and dataset registries: exact match and typo hints."""
 
 from __future__ import annotations
 

@@ -32,12 +32,27 @@ class DatasetEntry:
 DATASETS: dict[str, DatasetEntry] = {
     e.name: e
     for e in [
-        DatasetEntry("ShapesMCQ", "mcq", "accuracy", "synthetic",
-                     "rendered shapes: colour, shape and count, 4 options"),
-        DatasetEntry("ShapesYN", "yorn", "accuracy", "synthetic",
-                     "rendered shapes: colour, shape and count, yes/no"),
-        DatasetEntry("ShapesVQA", "vqa", "exact_match", "synthetic",
-                     "rendered shapes: colour, shape and count, one word"),
+        DatasetEntry(
+            "ShapesMCQ",
+            "mcq",
+            "accuracy",
+            "synthetic",
+            "rendered shapes: colour, shape and count, 4 options",
+        ),
+        DatasetEntry(
+            "ShapesYN",
+            "yorn",
+            "accuracy",
+            "synthetic",
+            "rendered shapes: colour, shape and count, yes/no",
+        ),
+        DatasetEntry(
+            "ShapesVQA",
+            "vqa",
+            "exact_match",
+            "synthetic",
+            "rendered shapes: colour, shape and count, one word",
+        ),
     ]
 }
 

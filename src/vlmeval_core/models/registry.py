@@ -68,8 +68,9 @@ def resolve_model(name: str) -> ResolvedModel:
     if entry is not None:
         e = MODELS[entry]
         source = "bundled" if e.name == "tiny-vlm" else "hub"
-        return ResolvedModel(e.name, source, e.hub_id, e.batch_size, e.max_new_tokens,
-                             e.trust_remote_code)
+        return ResolvedModel(
+            e.name, source, e.hub_id, e.batch_size, e.max_new_tokens, e.trust_remote_code
+        )
     local = Path(name).expanduser()
     if local.is_dir():
         return ResolvedModel(local.resolve().name, "local", str(local.resolve()), 8, 32, False)

@@ -1,0 +1,148 @@
+"""Rank identity, each rank's GPU slice, the process group, and ``world_size_unset``.
+
+torchrun sets RANK, WORLD_SIZE, LOCAL_RANK and LOCAL_WORLD_SIZE; without them
+(a plain ``python -m vlmeval_core.worker plan.json``) this is rank 0 of 1 and
+no process group is made. Every rank holds a whole model copy (data
+parallelism), so a model is only ever built inside :func:`world_size_unset`.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+from vlmeval_core.errors import RuntimeFailure, UsageError
+
+DEFAULT_TIMEOUT_S = 3600
+
+
+@dataclass(frozen=True)
+class RankInfo:
+    """Where this process stands among the ranks of the run."""
+
+    rank: int
+    world_size: int
+    local_rank: int
+    local_world_size: int
+
+    @property
+    def is_main(self) -> bool:
+        return self.rank == 0
+
+
+def rank_info(env: dict[str, str] | None = None) -> RankInfo:
+    """Read torchrun's variables, defaulting to a single rank."""
+    env = os.environ if env is None else env
+    values = {}
+    for key, default in (
+        ("RANK", 0),
+        ("WORLD_SIZE", 1),
+        ("LOCAL_RANK", 0),
+        ("LOCAL_WORLD_SIZE", 1),
+    ):
+        raw = env.get(key, str(default))
+        try:
+            values[key] = int(raw)
+        except ValueError:
+            raise UsageError(f"{key}={raw!r} is not a whole number") from None
+    return RankInfo(
+        values["RANK"], values["WORLD_SIZE"], values["LOCAL_RANK"], values["LOCAL_WORLD_SIZE"]
+    )
+
+
+def gpu_slice(local_rank: int, gpus_per_model: int, usable: Sequence[str]) -> list[str]:
+    """The ``gpus_per_model`` consecutive usable GPUs of ``local_rank`` (ids or UUIDs)."""
+    start = local_rank * gpus_per_model
+    chosen = list(usable[start : start + gpus_per_model])
+    if len(chosen) < gpus_per_model:
+        raise UsageError(
+            f"local rank {local_rank} needs GPUs {start}..{start + gpus_per_model - 1} "
+            f"but only {len(usable)} are usable: lower --nproc or --gpus-per-model"
+        )
+    return chosen
+
+
+def usable_gpu_ids(
+    plan_gpus: Sequence[dict[str, Any]], env: dict[str, str] | None = None
+) -> list[str]:
+    """The launcher's usable GPUs (UUIDs) if it listed them, else CUDA_VISIBLE_DEVICES' entries."""
+    env = os.environ if env is None else env
+    uuids = [str(g["uuid"]) for g in plan_gpus if g.get("uuid")]
+    if uuids:
+        return uuids
+    visible = env.get("CUDA_VISIBLE_DEVICES")
+    if visible is not None:
+        return [v.strip() for v in visible.split(",") if v.strip() and v.strip() != "-1"]
+    return [str(g["index"]) for g in plan_gpus]
+
+
+def claim_gpus(info: RankInfo, gpus_per_model: int, plan_gpus: Sequence[dict[str, Any]]) -> str:
+    """Point CUDA_VISIBLE_DEVICES at this rank's slice; call before CUDA initialises."""
+    usable = usable_gpu_ids(plan_gpus)
+    if not usable:
+        import torch
+
+        usable = [str(i) for i in range(torch.cuda.device_count())]
+    chosen = ",".join(gpu_slice(info.local_rank, gpus_per_model, usable))
+    os.environ["CUDA_VISIBLE_DEVICES"] = chosen
+    return chosen
+
+
+def init_process_group(info: RankInfo, device: str) -> None:
+    """Join the ranks: nccl on GPU, gloo on CPU, timeout DIST_TIMEOUT seconds."""
+    if info.world_size == 1:
+        return
+    import torch
+    import torch.distributed as dist
+
+    raw = os.environ.get("DIST_TIMEOUT", str(DEFAULT_TIMEOUT_S))
+    try:
+        timeout = timedelta(seconds=float(raw))
+    except ValueError:
+        raise UsageError(f"DIST_TIMEOUT={raw!r} is not a number of seconds") from None
+    backend = "nccl" if device == "cuda" else "gloo"
+    kwargs: dict[str, Any] = {}
+    if device == "cuda":
+        torch.cuda.set_device(0)
+        kwargs["device_id"] = torch.device("cuda", 0)
+    try:
+        dist.init_process_group(backend=backend, timeout=timeout, **kwargs)
+    except Exception as exc:
+        raise RuntimeFailure(
+            f"rank {info.rank}: cannot join the {backend} process group: {exc}"
+        ) from exc
+
+
+def barrier() -> None:
+    """Wait for every rank; a no-op for a single rank."""
+    import torch.distributed as dist
+
+    if dist.is_available() and dist.is_initialized():
+        dist.barrier()
+
+
+def destroy_process_group() -> None:
+    """Leave the process group cleanly."""
+    import torch.distributed as dist
+
+    if dist.is_available() and dist.is_initialized():
+        dist.destroy_process_group()
+
+
+@contextmanager
+def world_size_unset() -> Iterator[None]:
+    """Hide WORLD_SIZE while a model is built, and put it back afterwards, also on error.
+
+    transformers >= 4.50 switch to tensor parallelism when they see WORLD_SIZE,
+    but here each rank holds a whole copy of the model.
+    """
+    saved = os.environ.pop("WORLD_SIZE", None)
+    try:
+        yield
+    finally:
+        if saved is not None:
+            os.environ["WORLD_SIZE"] = saved

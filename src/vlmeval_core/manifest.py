@@ -1,0 +1,115 @@
+"""What went into a run, for ``manifest.json``: versions, hardware, model, data, settings, times.
+
+Collected on rank 0 after the datasets are scored. Never holds a token or
+secret: only names and versions are read from the environment.
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+from importlib import metadata
+from typing import Any
+
+from vlmeval_core import __version__
+from vlmeval_core.plan import Plan
+
+PACKAGES = (
+    "torch",
+    "torchvision",
+    "transformers",
+    "tokenizers",
+    "huggingface_hub",
+    "safetensors",
+    "accelerate",
+    "numpy",
+    "pandas",
+    "pillow",
+    "nvidia-ml-py",
+    "click",
+    "vlmeval-image",
+)
+
+
+def package_versions() -> dict[str, str]:
+    versions = {}
+    for name in PACKAGES:
+        try:
+            versions[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            continue
+    return versions
+
+
+def torch_stack() -> dict[str, Any]:
+    """torch, CUDA, cuDNN and NCCL versions, and the GPUs this rank can see."""
+    import torch
+
+    info: dict[str, Any] = {
+        "torch": torch.__version__,
+        "cuda": torch.version.cuda,
+        "cuda_available": torch.cuda.is_available(),
+    }
+    if torch.cuda.is_available():
+        info["cudnn"] = torch.backends.cudnn.version()
+        try:
+            info["nccl"] = ".".join(map(str, torch.cuda.nccl.version()))
+        except (AttributeError, RuntimeError):
+            info["nccl"] = None
+    return info
+
+
+def driver_version() -> str | None:
+    try:
+        import pynvml
+
+        pynvml.nvmlInit()
+        try:
+            version = pynvml.nvmlSystemGetDriverVersion()
+        finally:
+            pynvml.nvmlShutdown()
+    except Exception:
+        return None
+    return version.decode() if isinstance(version, bytes) else str(version)
+
+
+def build_manifest(
+    plan: Plan,
+    world_size: int,
+    model_commit: str | None,
+    datasets: dict[str, dict[str, Any]],
+    wall_s: dict[str, float],
+) -> dict[str, Any]:
+    """The manifest of a finished run."""
+    return {
+        "image": {
+            "version": os.environ.get("VLMEVAL_IMAGE_VERSION", __version__),
+            "revision": os.environ.get("VLMEVAL_IMAGE_REVISION"),
+        },
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "packages": package_versions(),
+        "torch": torch_stack(),
+        "driver": driver_version(),
+        "gpus": [g.get("name") for g in plan.gpus],
+        "model": {
+            "name": plan.model.name,
+            "source": plan.model.source,
+            "path": plan.model.path,
+            "revision": plan.model.revision,
+            "resolved_commit": model_commit,
+        },
+        "generation": {
+            "do_sample": False,
+            "max_new_tokens": plan.model.max_new_tokens,
+            "batch_size": plan.model.batch_size,
+            "dtype": plan.model.dtype,
+            "gpus_per_model": plan.model.gpus_per_model,
+        },
+        "datasets": datasets,
+        "device": plan.device,
+        "world_size": world_size,
+        "limit": plan.limit,
+        "seed": plan.seed,
+        "wall_s": wall_s,
+    }

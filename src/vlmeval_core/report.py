@@ -1,0 +1,285 @@
+"""Results on the output volume: per-dataset files, the run summary and the manifest.
+
+Layout (ARCHITECTURE.md, "The output volume")::
+
+    <run_dir>/summary.json  summary.md  manifest.json
+    <run_dir>/<dataset>/predictions.jsonl      one line per item, sorted by index
+    <run_dir>/<dataset>/scores.json            ScoreResult.scores
+    <run_dir>/<dataset>/<stem>.xlsx            the item table (VLMEvalKit's prediction file)
+    <run_dir>/<dataset>/<stem>_acc.csv         ScoreResult.table (VLMEvalKit's _acc.csv)
+
+``<stem>`` is VLMEvalKit's ``<model>_<dataset>``, with each name made
+file-safe by :func:`vlmeval_core.plan.slug` (the rule that names the model's
+directory): a hub id ``org/name`` becomes ``org__name``, any other run of
+characters outside ``A-Za-z0-9._-`` becomes ``_``. So
+``Qwen/Qwen2-VL-2B-Instruct`` on ``MMStar`` gives
+``Qwen__Qwen2-VL-2B-Instruct_MMStar.xlsx``.
+
+Every file is written whole (temp file, fsync, rename) through
+:mod:`vlmeval_core.files`: a reader, or a crash, never leaves half a file, and
+a write that fails keeps the previous file. The manifest never holds a secret:
+see :func:`write_manifest`.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import logging
+import math
+import os
+import re
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from vlmeval_core.files import write_atomic, write_atomic_with, write_json
+from vlmeval_core.plan import slug
+from vlmeval_core.scoring.common import ScoreResult, as_text, is_missing
+
+log = logging.getLogger(__name__)
+
+ITEM_GROUP_COLUMNS = ("category", "l2-category", "split")
+"""Columns copied into predictions.jsonl when the dataset has them."""
+
+SCORED_COLUMNS = ("prediction", "parsed", "correct", "error")
+DROPPED_COLUMNS = ("image",)
+"""Not copied into the xlsx: base64 images (VLMEvalKit's prediction file drops them too)."""
+
+EXCEL_CELL_LIMIT = 32767
+try:  # the characters openpyxl refuses in a cell (control characters)
+    from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE as _EXCEL_ILLEGAL
+except ImportError:  # pragma: no cover - openpyxl moved it
+    _EXCEL_ILLEGAL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")
+
+
+# --------------------------------------------------------------------------- per dataset
+
+
+def result_stem(model_name: str, dataset_name: str) -> str:
+    """``<model>_<dataset>``, each part file-safe (see the module docstring)."""
+    return f"{slug(model_name)}_{slug(dataset_name)}"
+
+
+def write_dataset_results(
+    run_dir: Path, model_name: str, dataset_name: str, result: ScoreResult
+) -> None:
+    """Write predictions.jsonl, the xlsx, the _acc.csv and scores.json of one dataset.
+
+    scores.json is written last, so its presence means the other three are the
+    same scoring's.
+    """
+    out = Path(run_dir) / dataset_name
+    stem = result_stem(model_name, dataset_name)
+    items = result.items
+    if len(items):
+        items = items.sort_values("index", kind="mergesort")
+    items = items.reset_index(drop=True)
+
+    lines = "".join(json.dumps(record, ensure_ascii=False) + "\n" for record in _records(items))
+    write_atomic(out / "predictions.jsonl", lines)
+
+    sheet = _item_sheet(items)
+    write_atomic_with(
+        out / f"{stem}.xlsx",
+        lambda handle: sheet.to_excel(handle, index=False, engine="openpyxl"),
+        binary=True,
+    )
+    table = result.table
+    write_atomic_with(
+        out / f"{stem}_acc.csv",
+        lambda handle: table.to_csv(handle, index=False, quoting=csv.QUOTE_ALL),
+    )
+    write_json(out / "scores.json", _plain(result.scores))
+
+
+def _records(items: pd.DataFrame) -> list[dict[str, Any]]:
+    groups = [c for c in ITEM_GROUP_COLUMNS if c in items.columns]
+    has_error = "error" in items.columns
+    records = []
+    for row in items.to_dict("records"):
+        error = as_text(row["error"]) if has_error else ""
+        record = {
+            "index": _plain(row["index"]),
+            "prediction": as_text(row["prediction"]),
+            "answer": _plain(row["answer"]),
+            "parsed": _plain(row["parsed"]),
+            "correct": bool(row["correct"]),
+            "error": error if error.strip() else None,
+        }
+        for column in groups:
+            record[column] = _plain(row[column])
+        records.append(record)
+    return records
+
+
+def _item_sheet(items: pd.DataFrame) -> pd.DataFrame:
+    """Dataset columns (no images), then prediction, parsed, correct (and error)."""
+    front = [c for c in items.columns if c not in SCORED_COLUMNS and c not in DROPPED_COLUMNS]
+    back = [c for c in SCORED_COLUMNS if c in items.columns]
+    sheet = items[front + back].copy()
+    for column in sheet.columns:
+        if sheet[column].dtype == bool:
+            continue
+        sheet[column] = pd.Series(
+            [_excel_cell(v) for v in sheet[column]], index=sheet.index, dtype=object
+        )
+    return sheet
+
+
+def _excel_cell(value: Any) -> Any:
+    """A value openpyxl accepts: no control characters, at most Excel's cell length."""
+    if is_missing(value):
+        return None
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, list | tuple | dict):
+        value = json.dumps(_plain(value), ensure_ascii=False)
+    if isinstance(value, str):
+        return _EXCEL_ILLEGAL.sub("", value)[:EXCEL_CELL_LIMIT]
+    return value
+
+
+def _plain(value: Any) -> Any:
+    """``value`` as plain JSON types: numpy scalars unwrapped, NaN -> None, containers walked."""
+    if isinstance(value, Mapping):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple | set | np.ndarray):
+        return [_plain(v) for v in value]
+    if is_missing(value):
+        return None
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, str | int | float | bool):
+        return value
+    return str(value)
+
+
+# --------------------------------------------------------------------------- run summary
+
+
+def write_summary(
+    run_dir: Path, model_name: str, run_name: str, scores_by_dataset: dict[str, dict]
+) -> None:
+    """Write summary.json and summary.md: per dataset its metric, overall score, n and unparsed."""
+    datasets = {
+        name: {key: _plain(scores.get(key)) for key in ("metric", "overall", "n", "unparsed")}
+        for name, scores in scores_by_dataset.items()
+    }
+    summary = {"model": model_name, "run": run_name, "datasets": datasets}
+    write_json(Path(run_dir) / "summary.json", summary)
+    write_atomic(Path(run_dir) / "summary.md", summary_markdown(summary))
+
+
+def summary_markdown(summary: Mapping[str, Any]) -> str:
+    """The Markdown page of a summary: a heading, then dataset | metric | score | n | unparsed."""
+    lines = [
+        f"# {_md(summary['model'])} — {_md(summary['run'])}",
+        "",
+        "| dataset | metric | score | n | unparsed |",
+        "|---|---|---:|---:|---:|",
+    ]
+    for name, row in summary["datasets"].items():
+        overall = row.get("overall")
+        score = f"{overall * 100:.1f}%" if isinstance(overall, int | float) else "—"
+        cells = [name, row.get("metric"), score, row.get("n"), row.get("unparsed")]
+        lines.append("| " + " | ".join(_md(c) for c in cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def _md(value: Any) -> str:
+    """A table cell: '—' for nothing; pipes escaped and newlines flattened."""
+    if value is None:
+        return "—"
+    return str(value).replace("|", "\\|").replace("\n", " ")
+
+
+# --------------------------------------------------------------------------- manifest
+
+_SECRET_WORD_ENDINGS = (
+    "token",
+    "key",
+    "secret",
+    "secrets",
+    "password",
+    "passwd",
+    "passphrase",
+    "credential",
+    "credentials",
+)
+_SECRET_WORDS = frozenset({"pwd", "authorization"})
+_MIN_EMBEDDED_SECRET = 8
+
+
+def looks_secret(name: str) -> bool:
+    """Whether a key or variable name looks like it holds a secret.
+
+    The name is cut into words (at ``_``, ``-``, ``.``, spaces and camelCase
+    humps); a word ending in token, key, secret, password, passwd, passphrase
+    or credential(s), or equal to pwd / authorization, makes it secret. So
+    ``HF_TOKEN``, ``OPENAI_API_KEY``, ``apiKey``, ``hftoken``, ``db-password``
+    are secret; ``max_new_tokens`` and ``tokenizer`` are not.
+    """
+    spaced = re.sub(r"([a-z0-9])([A-Z])", r"\1 \2", str(name))
+    words = [w for w in re.split(r"[^A-Za-z0-9]+", spaced.lower()) if w]
+    return any(w.endswith(_SECRET_WORD_ENDINGS) or w in _SECRET_WORDS for w in words)
+
+
+def secret_env_values(environ: Mapping[str, str] | None = None) -> set[str]:
+    """The non-empty values of the environment variables whose names look secret."""
+    env = os.environ if environ is None else environ
+    return {value for name, value in env.items() if value and looks_secret(name)}
+
+
+def scrub_secrets(obj: Any, secrets: set[str] | None = None) -> Any:
+    """``obj`` as plain JSON types without secrets.
+
+    Dropped: every mapping entry whose key :func:`looks_secret`, and every
+    string (mapping value or list element) that equals a value of ``secrets``
+    (default: :func:`secret_env_values`) or contains one of 8 characters or
+    more. Other objects are turned into strings first, so they are checked too.
+    """
+    secrets = secret_env_values() if secrets is None else secrets
+    cleaned = _scrub(obj, secrets)
+    return None if cleaned is _DROP else cleaned
+
+
+_DROP = object()
+
+
+def _scrub(value: Any, secrets: set[str]) -> Any:
+    if isinstance(value, Mapping):
+        out = {}
+        for key, item in value.items():
+            if looks_secret(str(key)):
+                log.warning("manifest: left out %r (its name looks like a secret)", str(key))
+                continue
+            cleaned = _scrub(item, secrets)
+            if cleaned is not _DROP:
+                out[str(key)] = cleaned
+        return out
+    if isinstance(value, list | tuple | set | frozenset | np.ndarray):
+        kept = (_scrub(v, secrets) for v in value)
+        return [v for v in kept if v is not _DROP]
+    if value is None or isinstance(value, bool):
+        return value
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, int | float):
+        return value if math.isfinite(value) else None
+    text = value if isinstance(value, str) else str(value)
+    for secret in secrets:
+        if text == secret or (len(secret) >= _MIN_EMBEDDED_SECRET and secret in text):
+            log.warning("manifest: left out a value that holds a secret's value")
+            return _DROP
+    return text
+
+
+def write_manifest(run_dir: Path, manifest: dict) -> None:
+    """Write manifest.json, without secret-named keys or secret values (:func:`scrub_secrets`)."""
+    write_json(Path(run_dir) / "manifest.json", scrub_secrets(manifest))

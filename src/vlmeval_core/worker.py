@@ -1,0 +1,184 @@
+"""Entry of every rank: ``python -m vlmeval_core.worker PLAN.json`` (started by torchrun).
+
+For each dataset of the plan: rank 0 prepares the TSV while the others wait;
+every rank predicts its shard with one model copy (built once, lazily, inside
+``world_size_unset``) and checkpoints it; then rank 0 merges by index, scores
+and writes the results; all ranks meet again before the next dataset. Rank 0
+writes the summary and manifest last. Exit codes: 0 done, 2 bad input,
+3 runtime failure, 130/143 interrupted (what finished is kept).
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+import traceback
+from pathlib import Path
+from typing import Any
+
+from vlmeval_core import distributed, signals
+from vlmeval_core.datasets.prepare import dataset_path, prepare
+from vlmeval_core.datasets.tsv import Dataset, load_tsv
+from vlmeval_core.errors import RuntimeFailure, VlmevalError
+from vlmeval_core.inference import predict_shard, read_checkpoints, shard_positions
+from vlmeval_core.plan import Plan, load_plan
+
+
+def log(info: distributed.RankInfo, message: str) -> None:
+    print(f"[rank {info.rank}] {message}", file=sys.stderr, flush=True)
+
+
+class LazyModel:
+    """Builds the model the first time a batch needs it; a resumed, finished run never loads it."""
+
+    def __init__(self, plan: Plan) -> None:
+        self._plan = plan
+        self._model: Any = None
+        self.load_s = 0.0
+
+    @property
+    def commit(self) -> str | None:
+        return getattr(self._model, "commit", None)
+
+    def generate(self, batch: Any) -> list[str]:
+        if self._model is None:
+            from vlmeval_core.models.hf import VisionLanguageModel
+
+            started = time.perf_counter()
+            self._model = VisionLanguageModel(self._plan.model, self._plan.device)
+            self.load_s = round(time.perf_counter() - started, 3)
+        return self._model.generate(batch, self._plan.model.max_new_tokens)
+
+
+def load_dataset(plan: Plan, info: distributed.RankInfo, index: int) -> Dataset:
+    """Rank 0 prepares dataset ``index`` while the others wait; then every rank loads it."""
+    ref = plan.datasets[index]
+    data_dir, run_dir = Path(plan.data_dir), plan.run_dir
+    if info.is_main:
+        path = prepare(ref, data_dir, run_dir, plan.seed)
+    distributed.barrier()
+    if not info.is_main:
+        path = dataset_path(ref, data_dir, run_dir, plan.seed)
+    dataset = load_tsv(path, ref.name, ref.kind)
+    if plan.limit is not None:
+        dataset.frame = dataset.frame.iloc[: plan.limit].reset_index(drop=True)
+    return dataset
+
+
+def merge_and_score(plan: Plan, dataset: Dataset, dataset_dir: Path) -> dict[str, Any]:
+    """Rank 0: join every rank's predictions to the rows by index, score, write the results."""
+    from vlmeval_core.report import write_dataset_results
+    from vlmeval_core.scoring import score
+
+    done = read_checkpoints(dataset_dir)
+    frame = dataset.frame.drop(columns=[c for c in ("image",) if c in dataset.frame.columns])
+    missing = [i for i in frame["index"] if i not in done]
+    if missing:
+        raise RuntimeFailure(
+            f"{dataset.name}: {len(missing)} item(s) have no prediction after "
+            f"every rank finished (first index {missing[0]}); rerun to resume"
+        )
+    frame = frame.assign(
+        prediction=[done[i].get("prediction", "") for i in frame["index"]],
+        error=[done[i].get("error") for i in frame["index"]],
+    )
+    result = score(dataset.kind, frame)
+    write_dataset_results(plan.run_dir, plan.model.name, dataset.name, result)
+    return result.scores
+
+
+def run(plan: Plan, info: distributed.RankInfo) -> None:
+    from vlmeval_core.manifest import build_manifest
+    from vlmeval_core.report import write_manifest, write_summary
+
+    started = time.perf_counter()
+    model = LazyModel(plan)
+    scores: dict[str, dict[str, Any]] = {}
+    data_info: dict[str, dict[str, Any]] = {}
+    wall: dict[str, float] = {}
+    for i, ref in enumerate(plan.datasets):
+        t0 = time.perf_counter()
+        dataset = load_dataset(plan, info, i)
+        dataset_dir = plan.run_dir / dataset.name
+        positions = shard_positions(len(dataset), info)
+        stats = predict_shard(
+            dataset, dataset_dir, positions, info, model.generate, plan.model.batch_size
+        )
+        log(
+            info,
+            f"{dataset.name}: predicted {stats['predicted']}, resumed {stats['resumed']}, "
+            f"{stats['wall_s']} s",
+        )
+        distributed.barrier()
+        if info.is_main:
+            scores[dataset.name] = merge_and_score(plan, dataset, dataset_dir)
+            data_info[dataset.name] = {
+                "path": str(dataset.path),
+                "md5": dataset.md5,
+                "kind": dataset.kind,
+                "n": len(dataset),
+            }
+            wall[dataset.name] = round(time.perf_counter() - t0, 3)
+            log(
+                info,
+                f"{ref.name}: {scores[dataset.name]['metric']} "
+                f"{scores[dataset.name]['overall']:.4f} on {len(dataset)} items",
+            )
+        distributed.barrier()
+    if info.is_main:
+        write_summary(plan.run_dir, plan.model.name, plan.run_name, scores)
+        wall["model_load"] = model.load_s
+        wall["total"] = round(time.perf_counter() - started, 3)
+        write_manifest(
+            plan.run_dir, build_manifest(plan, info.world_size, model.commit, data_info, wall)
+        )
+        log(info, f"results in {plan.run_dir}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if len(argv) != 1:
+        print("usage: python -m vlmeval_core.worker PLAN.json", file=sys.stderr)
+        return 2
+    signals.install()
+    info = distributed.RankInfo(0, 1, 0, 1)
+    try:
+        info = distributed.rank_info()
+        plan = load_plan(argv[0])
+        if plan.device == "cuda":
+            distributed.claim_gpus(info, plan.model.gpus_per_model, plan.gpus)
+        distributed.init_process_group(info, plan.device)
+        try:
+            run(plan, info)
+        finally:
+            distributed.destroy_process_group()
+    except signals.Interrupted as exc:
+        log(
+            info,
+            f"{exc}: finished items are checkpointed; rerun with the same --run-name to resume",
+        )
+        return exc.exit_code
+    except VlmevalError as exc:
+        print(f"vlmeval: error: {exc}", file=sys.stderr, flush=True)
+        return exc.exit_code
+    except Exception as exc:
+        if type(exc).__name__ == "OutOfMemoryError":
+            print(
+                f"vlmeval: error: rank {info.rank}: out of memory ({exc}); lower "
+                "--batch-size or use --gpus-per-model 2",
+                file=sys.stderr,
+                flush=True,
+            )
+            return RuntimeFailure.exit_code
+        traceback.print_exc()
+        print(
+            f"vlmeval: error: rank {info.rank}: {type(exc).__name__}: {exc}",
+            file=sys.stderr,
+            flush=True,
+        )
+        return RuntimeFailure.exit_code
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,95 @@
+"""Shared helpers: plans for the bundled model and Shapes data, and real torchrun runs."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from vlmeval_core.datasets.registry import DatasetRef, resolve_dataset
+from vlmeval_core.models.registry import TINY_VLM_DIR
+from vlmeval_core.plan import ModelSpec, Plan
+
+
+def make_plan(
+    tmp_path: Path,
+    datasets: list[str],
+    *,
+    model: ModelSpec | None = None,
+    run_name: str = "test",
+    batch_size: int = 16,
+    **fields: Any,
+) -> Plan:
+    """A CPU plan writing under ``tmp_path/out`` with data under ``tmp_path/data``."""
+    model = model or ModelSpec(
+        "tiny-vlm", "bundled", str(TINY_VLM_DIR), batch_size=batch_size, max_new_tokens=8
+    )
+    refs: tuple[DatasetRef, ...] = tuple(resolve_dataset(d) for d in datasets)
+    return Plan(
+        model=model,
+        datasets=refs,
+        device="cpu",
+        output_dir=str(tmp_path / "out"),
+        data_dir=str(tmp_path / "data"),
+        run_name=run_name,
+        **fields,
+    )
+
+
+def worker_env() -> dict[str, str]:
+    env = dict(os.environ)
+    env.update(
+        OMP_NUM_THREADS="1", TOKENIZERS_PARALLELISM="false", HF_HUB_OFFLINE="1", DIST_TIMEOUT="300"
+    )
+    for key in (
+        "RANK",
+        "WORLD_SIZE",
+        "LOCAL_RANK",
+        "LOCAL_WORLD_SIZE",
+        "MASTER_ADDR",
+        "MASTER_PORT",
+    ):
+        env.pop(key, None)
+    return env
+
+
+def torchrun_argv(plan_path: Path, nproc: int) -> list[str]:
+    """The real torchrun (``python -m torch.distributed.run``) with ``nproc`` gloo ranks."""
+    return [
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        "--standalone",
+        f"--nproc-per-node={nproc}",
+        "-m",
+        "vlmeval_core.worker",
+        str(plan_path),
+    ]
+
+
+def run_torchrun(plan: Plan, nproc: int, timeout: float = 600) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        torchrun_argv(plan.write(), nproc),
+        env=worker_env(),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+
+
+def predictions(plan: Plan, dataset: str) -> list[dict[str, Any]]:
+    path = plan.run_dir / dataset / "predictions.jsonl"
+    return [json.loads(line) for line in path.read_text().splitlines()]
+
+
+@pytest.fixture
+def plan_factory(tmp_path):
+    def factory(datasets: list[str], **kwargs: Any) -> Plan:
+        return make_plan(tmp_path, datasets, **kwargs)
+
+    return factory

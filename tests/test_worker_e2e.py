@@ -1,0 +1,134 @@
+"""The evaluator end to end under real torchrun with gloo ranks and the bundled tiny-vlm.
+
+These runs prove that images, prompts, chat template, generation, sharding,
+checkpoints, merging and scoring really flow: tiny-vlm only scores well when
+every step is right.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import time
+
+import pytest
+
+from conftest import predictions, run_torchrun, torchrun_argv, worker_env
+
+pytestmark = pytest.mark.slow
+
+SHAPES = ["ShapesMCQ", "ShapesYN", "ShapesVQA"]
+
+
+def test_two_ranks_score_the_shapes_benchmark_and_write_the_results_layout(plan_factory):
+    plan = plan_factory(SHAPES)
+    done = run_torchrun(plan, nproc=2)
+    assert done.returncode == 0, done.stderr[-3000:]
+    run_dir = plan.run_dir
+    summary = json.loads((run_dir / "summary.json").read_text())
+    assert summary["model"] == "tiny-vlm" and summary["run"] == "test"
+    for name in SHAPES:
+        entry = summary["datasets"][name]
+        assert entry["n"] == 240
+        assert entry["overall"] >= 0.9, (name, entry)
+        for file in (
+            "predictions.jsonl",
+            "scores.json",
+            f"tiny-vlm_{name}.xlsx",
+            f"tiny-vlm_{name}_acc.csv",
+        ):
+            assert (run_dir / name / file).is_file(), file
+        assert sorted(p["index"] for p in predictions(plan, name)) == list(range(240))
+    manifest = json.loads((run_dir / "manifest.json").read_text())
+    assert manifest["world_size"] == 2
+    assert manifest["datasets"]["ShapesMCQ"]["md5"]
+    assert manifest["torch"]["torch"]
+    assert (run_dir / "summary.md").read_text().count("Shapes") == 3
+    assert (run_dir / "plan.json").is_file()
+
+
+def test_predictions_do_not_depend_on_the_world_size(tmp_path, plan_factory):
+    one = plan_factory(["ShapesVQA"], run_name="one", limit=60)
+    two = plan_factory(["ShapesVQA"], run_name="two", limit=60)
+    three = plan_factory(["ShapesVQA"], run_name="three", limit=60)
+    for plan, nproc in ((one, 1), (two, 2), (three, 3)):
+        done = run_torchrun(plan, nproc)
+        assert done.returncode == 0, done.stderr[-3000:]
+    reference = [(p["index"], p["prediction"]) for p in predictions(one, "ShapesVQA")]
+    assert len(reference) == 60
+    assert [(p["index"], p["prediction"]) for p in predictions(two, "ShapesVQA")] == reference
+    assert [(p["index"], p["prediction"]) for p in predictions(three, "ShapesVQA")] == reference
+
+
+def _start_and_wait_for_checkpoints(plan, nproc, min_lines):
+    """Start a real torchrun run and return it once a checkpoint holds ``min_lines`` items."""
+    process = subprocess.Popen(
+        torchrun_argv(plan.write(), nproc),
+        env=worker_env(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
+    shards = plan.run_dir / plan.datasets[0].name / ".shards"
+    deadline = time.monotonic() + 180
+    while time.monotonic() < deadline:
+        lines = sum(p.read_text().count("\n") for p in shards.glob("rank-*.jsonl"))
+        if lines >= min_lines:
+            return process
+        if process.poll() is not None:
+            raise AssertionError(process.stderr.read()[-3000:])
+        time.sleep(0.05)
+    process.kill()
+    raise AssertionError("no checkpoint appeared")
+
+
+def _rank_pids(torchrun_pid: int) -> list[int]:
+    out = subprocess.run(["pgrep", "-P", str(torchrun_pid)], capture_output=True, text=True)
+    return [int(p) for p in out.stdout.split()]
+
+
+def test_a_rank_killed_mid_run_is_resumed_with_one_prediction_per_index(plan_factory):
+    plan = plan_factory(["ShapesYN"], limit=120, batch_size=4)
+    process = _start_and_wait_for_checkpoints(plan, nproc=2, min_lines=8)
+    ranks = _rank_pids(process.pid)
+    assert len(ranks) == 2
+    os.kill(ranks[1], signal.SIGKILL)
+    process.wait(timeout=120)
+    assert process.returncode != 0
+    assert not (plan.run_dir / "summary.json").exists()
+    shards = plan.run_dir / "ShapesYN" / ".shards"
+    before = sum(p.read_text().count("\n") for p in shards.glob("rank-*.jsonl"))
+    assert 0 < before < 120
+
+    again = run_torchrun(plan, nproc=2)
+    assert again.returncode == 0, again.stderr[-3000:]
+    indices = [p["index"] for p in predictions(plan, "ShapesYN")]
+    assert sorted(indices) == list(range(120))
+    checkpointed = [
+        json.loads(line)["index"]
+        for p in shards.glob("rank-*.jsonl")
+        for line in p.read_text().splitlines()
+        if line.endswith("}")
+    ]
+    assert sorted(set(checkpointed)) == list(range(120))
+    assert "resumed" in again.stderr
+
+
+def test_sigterm_stops_promptly_keeps_what_finished_and_a_rerun_resumes(plan_factory):
+    plan = plan_factory(["ShapesMCQ"], limit=200, batch_size=4)
+    process = _start_and_wait_for_checkpoints(plan, nproc=2, min_lines=8)
+    sent = time.monotonic()
+    os.killpg(process.pid, signal.SIGTERM)  # what docker stop does to the container's processes
+    process.wait(timeout=30)
+    assert time.monotonic() - sent < 8, "a rank must stop well inside docker's 10 s grace"
+    assert process.returncode != 0
+    shards = plan.run_dir / "ShapesMCQ" / ".shards"
+    kept = [line for p in shards.glob("rank-*.jsonl") for line in p.read_text().splitlines()]
+    assert kept and all(json.loads(line)["index"] >= 0 for line in kept)
+
+    again = run_torchrun(plan, nproc=2)
+    assert again.returncode == 0, again.stderr[-3000:]
+    assert sorted(p["index"] for p in predictions(plan, "ShapesMCQ")) == list(range(200))

@@ -25,7 +25,7 @@ def make_plan(
     batch_size: int = 16,
     **fields: Any,
 ) -> Plan:
-    """A CPU plan writing under ``tmp_path/out`` with data under ``tmp_path/data``."""
+    """A plan (CPU unless told) writing under ``tmp_path/out`` with data under ``tmp_path/data``."""
     model = model or ModelSpec(
         "tiny-vlm", "bundled", str(TINY_VLM_DIR), batch_size=batch_size, max_new_tokens=8
     )

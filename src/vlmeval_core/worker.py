@@ -42,7 +42,11 @@ class LazyModel:
 
     def generate(self, batch: Any) -> list[str]:
         if self._model is None:
+            from transformers.utils import logging as hf_logging
+
             from vlmeval_core.models.hf import VisionLanguageModel
+
+            hf_logging.disable_progress_bar()  # one bar per rank while loading is noise
 
             started = time.perf_counter()
             self._model = VisionLanguageModel(self._plan.model, self._plan.device)

@@ -1,0 +1,10 @@
+"""The ``vlmeval`` command: validates a run and hands it to torchrun, without importing torch.
+
+``cli`` holds the commands, ``gpus`` the NVML discovery, ``plan`` the flag
+validation that yields a run plan, ``torchrun`` the argv and the exec, and
+``doctor`` the environment checks.
+"""
+
+from vlmeval_core import __version__
+
+__all__ = ["__version__"]

@@ -1,0 +1,382 @@
+"""The ``vlmeval`` click CLI: ``eval``, ``gpus``, ``list``, ``doctor``.
+
+Every flag of ``eval`` can also come from ``VLMEVAL_<FLAG>`` (``--gpus-per-model``
+-> ``VLMEVAL_GPUS_PER_MODEL``); a flag given on the command line wins. Any
+error ends the command with one line, ``vlmeval: error: <message>``, on stderr
+and the exit code of ARCHITECTURE.md (2 usage, 3 environment). Nothing here
+imports torch or transformers at import time; only ``doctor`` does, when run.
+"""
+
+from __future__ import annotations
+
+import json
+import shlex
+import sys
+from collections.abc import Sequence
+from typing import Any
+
+import click
+
+from vlmeval_core.errors import VlmevalError
+from vlmeval_launcher import __version__
+
+PROG = "vlmeval"
+
+
+def _envvar(flag: str) -> str:
+    return "VLMEVAL_" + flag.upper().replace("-", "_")
+
+
+def _error(message: str) -> None:
+    click.echo(f"{PROG}: error: {' '.join(message.split())}", err=True)
+
+
+class VlmevalGroup(click.Group):
+    """A click group that reports every error as one line with the project's exit codes."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except VlmevalError as exc:
+            _error(str(exc))
+            ctx.exit(exc.exit_code)
+
+    def main(  # type: ignore[override]
+        self,
+        args: Sequence[str] | None = None,
+        prog_name: str | None = None,
+        complete_var: str | None = None,
+        standalone_mode: bool = True,
+        **extra: Any,
+    ) -> Any:
+        if not standalone_mode:
+            return super().main(args, prog_name or PROG, complete_var, False, **extra)
+        try:
+            rv = super().main(args, prog_name or PROG, complete_var, False, **extra)
+        except click.exceptions.NoArgsIsHelpError as exc:
+            exc.show()
+            sys.exit(exc.exit_code)
+        except click.ClickException as exc:
+            message = exc.format_message()
+            ctx = getattr(exc, "ctx", None)
+            if isinstance(exc, click.UsageError) and ctx is not None:
+                message += f" (see '{ctx.command_path} --help')"
+            _error(message)
+            sys.exit(exc.exit_code)
+        except click.Abort:
+            click.echo(f"{PROG}: interrupted", err=True)
+            sys.exit(130)
+        sys.exit(rv if isinstance(rv, int) else 0)
+
+
+@click.group(cls=VlmevalGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(
+    __version__, "-V", "--version", prog_name=PROG, message="%(prog)s %(version)s"
+)
+def main() -> None:
+    """Evaluate vision-language models on VLMEvalKit benchmarks with every GPU of a host."""
+
+
+def _option(*decls: str, **kwargs: Any) -> Any:
+    """A click option whose value may also come from VLMEVAL_<FLAG>."""
+    long = next(d for d in decls if d.startswith("--")).split("/")[0]
+    envvar = kwargs.pop("envvar", _envvar(long.removeprefix("--")))
+    return click.option(*decls, envvar=envvar, show_envvar=True, **kwargs)
+
+
+EVAL_EPILOG = """\b
+Examples:
+  vlmeval eval -m Qwen2-VL-2B-Instruct -d ShapesMCQ -d ShapesYN
+  vlmeval eval -m tiny-vlm -d ShapesMCQ,ShapesYN --device cpu --nproc 2 --limit 40
+  vlmeval eval -m Qwen/Qwen2-VL-7B-Instruct -d ShapesVQA --nproc 4 --gpus-per-model 2 --dry-run
+\b
+Results go to <output>/<model>/<run-name>/; rerun with the same --run-name to resume.
+"""
+
+
+@main.command("eval", epilog=EVAL_EPILOG)
+@_option(
+    "--model",
+    "-m",
+    required=True,
+    metavar="NAME",
+    help="Registered name, hub id (org/name) or local directory (`vlmeval list models`).",
+)
+@_option(
+    "--data",
+    "-d",
+    required=True,
+    multiple=True,
+    metavar="NAMES",
+    help="Dataset names or .tsv paths; repeat -d or separate with commas or spaces.",
+)
+@_option(
+    "--nproc",
+    type=int,
+    default=None,
+    help="Ranks (model copies) per node.  [default: GPUs // --gpus-per-model; 1 on CPU]",
+)
+@_option(
+    "--gpus-per-model", type=int, default=1, show_default=True, help="GPUs each model copy spans."
+)
+@_option(
+    "--device",
+    type=click.Choice(["auto", "cuda", "cpu"], case_sensitive=False),
+    default="auto",
+    show_default=True,
+    help="auto means cuda, and fails without a visible GPU; cpu runs with gloo.",
+)
+@_option(
+    "--batch-size",
+    type=int,
+    default=None,
+    help="Items per generate call.  [default: the model's registry entry]",
+)
+@_option(
+    "--max-new-tokens",
+    type=int,
+    default=None,
+    help="Tokens generated per answer.  [default: the model's registry entry]",
+)
+@_option(
+    "--dtype",
+    type=click.Choice(["auto", "bfloat16", "float16", "float32"]),
+    default="auto",
+    show_default=True,
+    help="Weights' dtype.",
+)
+@_option(
+    "--revision",
+    default=None,
+    metavar="REV",
+    help="Hub revision (branch, tag or commit) of the model.",
+)
+@_option(
+    "--output",
+    "-o",
+    default="./outputs",
+    show_default=True,
+    metavar="DIR",
+    help="Root of the results volume.",
+)
+@_option(
+    "--data-dir",
+    envvar=["VLMEVAL_DATA_DIR", "LMUData"],
+    default="~/LMUData",
+    show_default=True,
+    metavar="DIR",
+    help="Where dataset TSVs are kept (also $LMUData).",
+)
+@_option(
+    "--run-name",
+    default=None,
+    metavar="NAME",
+    help="Run directory name and resume key.  [default: UTC time, e.g. 20261123-073600]",
+)
+@_option(
+    "--limit",
+    type=int,
+    default=None,
+    metavar="N",
+    help="Evaluate only the first N items of each dataset.",
+)
+@_option("--seed", type=int, default=0, show_default=True, help="Random seed of every rank.")
+@_option(
+    "--trust-remote-code/--no-trust-remote-code",
+    default=None,
+    help="Run the model repository's own code.  [default: off, unless the registry says so]",
+)
+@_option("--nnodes", type=int, default=1, show_default=True, help="Hosts taking part.")
+@_option("--node-rank", type=int, default=None, help="This host's rank, 0 to nnodes-1.")
+@_option(
+    "--rdzv-endpoint",
+    default=None,
+    metavar="HOST:PORT",
+    help="Rendezvous address for multi-node runs, the same on every node.",
+)
+@_option(
+    "--max-restarts",
+    type=int,
+    default=0,
+    show_default=True,
+    help="Times torchrun restarts the ranks after a failure.",
+)
+@_option(
+    "--dry-run",
+    is_flag=True,
+    default=False,
+    help="Print the plan and the torchrun command; write no plan, start nothing.",
+)
+def eval_command(**flags: Any) -> None:
+    """Validate a run, write its plan and exec torchrun to evaluate it."""
+    from vlmeval_launcher.plan import EvalRequest, resolve_launch
+    from vlmeval_launcher.torchrun import (
+        build_argv,
+        exec_torchrun,
+        find_torchrun,
+        launch_environment,
+    )
+
+    dry_run = flags.pop("dry_run")
+    flags["device"] = flags["device"].lower()
+    request = EvalRequest(**flags)
+    launch = resolve_launch(request)
+    argv = build_argv(launch, find_torchrun())
+    if dry_run:
+        click.echo(json.dumps(launch.plan.to_dict(), indent=2, ensure_ascii=False))
+        click.echo(shlex.join(argv))
+        return
+    resuming = launch.plan_path.exists()
+    path = launch.write_plan()
+    plan = launch.plan
+    ranks = f"{launch.nproc} rank{'s' if launch.nproc != 1 else ''}"
+    where = "cpu" if plan.device == "cpu" else f"{len(plan.gpus)} GPU(s)"
+    click.echo(
+        f"{PROG}: {'resuming' if resuming else 'starting'} {plan.model.name} on "
+        f"{', '.join(d.name for d in plan.datasets)}: {ranks} per node on {where}; "
+        f"results in {plan.run_dir}",
+        err=True,
+    )
+    click.echo(f"{PROG}: plan {path}; exec {shlex.join(argv)}", err=True)
+    exec_torchrun(argv, launch_environment(launch))
+
+
+@main.command("gpus")
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON list for scripts.")
+def gpus_command(as_json: bool) -> None:
+    """List the GPUs a run may use (NVML, honouring *_VISIBLE_DEVICES)."""
+    from vlmeval_launcher.gpus import NO_GPU_MESSAGE, discover
+
+    inventory = discover()
+    if as_json:
+        click.echo(json.dumps([g.to_dict() for g in inventory.gpus], indent=2))
+        return
+    if not inventory.gpus:
+        try:
+            inventory.require()
+        except VlmevalError as exc:
+            click.echo(str(exc))
+        else:  # pragma: no cover - require() always raises without GPUs
+            click.echo(NO_GPU_MESSAGE)
+        return
+    rows = [(str(g.index), g.uuid, g.name, f"{g.memory_total_mib} MiB") for g in inventory.gpus]
+    _table(("INDEX", "UUID", "NAME", "MEMORY"), rows)
+    facts = [f"{len(rows)} usable"]
+    if inventory.visibility:
+        facts.append(inventory.visibility)
+    if inventory.driver_version:
+        facts.append(f"driver {inventory.driver_version}")
+    if inventory.cuda_driver_version:
+        facts.append(f"CUDA {inventory.cuda_driver_version}")
+    click.echo(" · ".join(facts))
+
+
+@main.group("list")
+def list_group() -> None:
+    """Show the registered models or datasets."""
+
+
+@list_group.command("models")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON for scripts.")
+def list_models(as_json: bool) -> None:
+    """Registered model names, where their weights come from, and their defaults."""
+    from vlmeval_core.models.registry import MODELS
+
+    records = [
+        {
+            "name": e.name,
+            "source": "bundled" if e.name == "tiny-vlm" else "hub",
+            "path": e.hub_id,
+            "batch_size": e.batch_size,
+            "max_new_tokens": e.max_new_tokens,
+        }
+        for e in MODELS.values()
+    ]
+    if as_json:
+        click.echo(json.dumps(records, indent=2))
+        return
+    _table(
+        ("NAME", "SOURCE", "HUB ID / PATH", "BATCH", "NEW TOKENS"),
+        [
+            (r["name"], r["source"], r["path"], str(r["batch_size"]), str(r["max_new_tokens"]))
+            for r in records
+        ],
+    )
+    click.echo("Any hub id (org/name) or local model directory works too.")
+
+
+@list_group.command("datasets")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON for scripts.")
+def list_datasets(as_json: bool) -> None:
+    """Registered dataset names with their kind, metric and source."""
+    from vlmeval_core.datasets.registry import DATASETS, KINDS
+
+    records = [
+        {
+            "name": e.name,
+            "kind": KINDS.get(e.kind, e.kind),
+            "metric": e.metric,
+            "source": e.source,
+            "description": e.description,
+        }
+        for e in DATASETS.values()
+    ]
+    if as_json:
+        click.echo(json.dumps(records, indent=2))
+        return
+    _table(
+        ("NAME", "KIND", "METRIC", "SOURCE", "DESCRIPTION"),
+        [(r["name"], r["kind"], r["metric"], r["source"], r["description"]) for r in records],
+    )
+    click.echo("A local VLMEvalKit TSV works too: -d path/to/file.tsv[:mcq|yorn|vqa].")
+
+
+@main.command("doctor")
+@_option(
+    "--output",
+    "-o",
+    default="./outputs",
+    show_default=True,
+    metavar="DIR",
+    help="Results volume to check.",
+)
+@_option(
+    "--data-dir",
+    envvar=["VLMEVAL_DATA_DIR", "LMUData"],
+    default="~/LMUData",
+    show_default=True,
+    metavar="DIR",
+    help="Dataset directory to check.",
+)
+@_option(
+    "--device",
+    type=click.Choice(["auto", "cuda", "cpu"], case_sensitive=False),
+    default="auto",
+    show_default=True,
+    help="With cuda, a missing GPU is a failure.",
+)
+def doctor_command(output: str, data_dir: str, device: str) -> None:
+    """Check driver, CUDA, NCCL, torch, GPUs and directories; exit 3 if a run would fail."""
+    from vlmeval_launcher.doctor import FAIL, WARN, exit_code, run_checks
+    from vlmeval_launcher.plan import absolute_path
+
+    checks = run_checks(absolute_path(output), absolute_path(data_dir), device.lower())
+    for check in checks:
+        click.echo(check.line())
+    fails = sum(c.status == FAIL for c in checks)
+    warns = sum(c.status == WARN for c in checks)
+    click.echo(f"{_count(fails, 'failure')}, {_count(warns, 'warning')}")
+    code = exit_code(checks)
+    if code:
+        click.get_current_context().exit(code)
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}{'' if n == 1 else 's'}"
+
+
+def _table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> None:
+    widths = [max(len(str(cell)) for cell in column) for column in zip(header, *rows, strict=True)]
+    for row in (header, *rows):
+        cells = [str(cell).ljust(width) for cell, width in zip(row, widths, strict=True)]
+        click.echo("  ".join(cells).rstrip())

@@ -1,0 +1,227 @@
+"""``vlmeval doctor``: check what a run needs, one line per check (ok / warn / fail).
+
+A ``fail`` is something a run cannot do without (exit 3); a ``warn`` limits
+what can run (no GPU: CPU runs only) or may bite later (a read-only cache).
+This is the one command that imports torch, and only inside :func:`run_checks`.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import platform
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from vlmeval_core.errors import VlmevalError
+from vlmeval_core.models.registry import TINY_VLM_DIR
+from vlmeval_launcher import __version__
+from vlmeval_launcher import gpus as gpu_discovery
+from vlmeval_launcher.plan import check_data_dir, check_output_dir
+from vlmeval_launcher.torchrun import find_torchrun
+
+OK, WARN, FAIL = "ok", "warn", "fail"
+_TRUE = ("1", "true", "yes", "on")
+
+
+@dataclass(frozen=True)
+class Check:
+    """The outcome of one check: status, a short name, and what was found or what to do."""
+
+    status: str
+    name: str
+    detail: str
+
+    def line(self) -> str:
+        return f"{self.status:<5} {self.name:<13} {self.detail}"
+
+
+def run_checks(
+    output: Path,
+    data_dir: Path,
+    device: str = "auto",
+    environ: Mapping[str, str] | None = None,
+    discover: Callable[[], gpu_discovery.Inventory] = gpu_discovery.discover,
+) -> list[Check]:
+    """Run every check; ``device`` cuda turns a missing GPU from a warn into a fail."""
+    env = os.environ if environ is None else environ
+    checks = [
+        Check(OK, "vlmeval", f"{__version__} on Python {platform.python_version()}"),
+        Check(OK, "user", f"uid {os.getuid()}, gid {os.getgid()}"),
+    ]
+    gpu_count = _nvml_checks(checks, device, discover)
+    _torch_checks(checks, gpu_count)
+    checks.append(_module_check("transformers"))
+    checks.append(_worker_check())
+    checks.append(_torchrun_check())
+    checks.append(_dir_check("output", lambda: check_output_dir(output, create=False), output))
+    checks.append(_dir_check("data", lambda: check_data_dir(data_dir), data_dir))
+    checks.append(_cache_check(env))
+    checks.append(_offline_check(env))
+    if (TINY_VLM_DIR / "config.json").is_file():
+        checks.append(Check(OK, "tiny-vlm", f"bundled at {TINY_VLM_DIR}"))
+    else:
+        checks.append(Check(WARN, "tiny-vlm", f"the bundled model is missing from {TINY_VLM_DIR}"))
+    return checks
+
+
+def _nvml_checks(
+    checks: list[Check], device: str, discover: Callable[[], gpu_discovery.Inventory]
+) -> int:
+    """Driver, CUDA and GPU lines; returns how many usable GPUs there are."""
+    try:
+        inventory = discover()
+    except VlmevalError as exc:
+        checks.append(Check(FAIL, "nvml", str(exc)))
+        return 0
+    if inventory.unavailable is not None or not inventory.physical:
+        reason = inventory.unavailable or "NVML reports no GPU"
+        status = FAIL if device == "cuda" else WARN
+        checks.append(Check(status, "nvml", f"{reason}: {gpu_discovery.NO_GPU_MESSAGE}"))
+        return 0
+    checks.append(
+        Check(
+            OK,
+            "driver",
+            f"NVIDIA {inventory.driver_version or '?'}, supports CUDA "
+            f"{inventory.cuda_driver_version or '?'}",
+        )
+    )
+    try:
+        usable = inventory.require()
+    except VlmevalError as exc:
+        checks.append(Check(FAIL if device == "cuda" else WARN, "gpus", str(exc)))
+        return 0
+    where = f" ({inventory.visibility})" if inventory.visibility else ""
+    checks.append(Check(OK, "gpus", f"{len(usable)} usable{where}"))
+    for gpu in usable:
+        checks.append(
+            Check(OK, f"gpu {gpu.index}", f"{gpu.name}, {gpu.memory_total_mib} MiB, {gpu.uuid}")
+        )
+    return len(usable)
+
+
+def _torch_checks(checks: list[Check], gpu_count: int) -> None:
+    try:
+        import torch
+        import torch.distributed as dist
+    except Exception as exc:
+        checks.append(Check(FAIL, "torch", f"cannot be imported ({exc}): reinstall the image"))
+        return
+    built = torch.version.cuda
+    detail = (
+        f"{torch.__version__}, built for CUDA {built}"
+        if built
+        else f"{torch.__version__}, CPU only"
+    )
+    if gpu_count == 0:
+        checks.append(Check(OK, "torch", detail))
+    elif not built:
+        checks.append(Check(FAIL, "torch", f"{detail}, but {gpu_count} GPU(s) are visible"))
+    elif not torch.cuda.is_available():
+        checks.append(
+            Check(
+                FAIL,
+                "torch",
+                f"{detail}, cannot use the visible GPUs: the driver may be "
+                "too old for this CUDA; compare with the driver line",
+            )
+        )
+    else:
+        checks.append(Check(OK, "torch", f"{detail}, sees {torch.cuda.device_count()} GPU(s)"))
+
+    if not dist.is_available():
+        checks.append(Check(FAIL, "distributed", "torch.distributed is not built in"))
+        return
+    backends = [
+        name
+        for name, ok in (("gloo", dist.is_gloo_available()), ("nccl", dist.is_nccl_available()))
+        if ok
+    ]
+    nccl = None
+    if built and dist.is_nccl_available():
+        try:
+            nccl = ".".join(str(part) for part in torch.cuda.nccl.version())
+        except Exception:
+            nccl = None
+    if "gloo" not in backends:
+        checks.append(Check(FAIL, "distributed", "gloo is missing: CPU runs cannot start"))
+    elif gpu_count and nccl is None:
+        checks.append(Check(FAIL, "nccl", "NCCL is missing: GPU runs cannot start"))
+    else:
+        checks.append(
+            Check(
+                OK,
+                "nccl" if nccl else "distributed",
+                f"NCCL {nccl}, gloo" if nccl else "gloo (no NCCL: CPU runs only)",
+            )
+        )
+
+
+def _module_check(name: str) -> Check:
+    try:
+        module = __import__(name)
+    except Exception as exc:
+        return Check(FAIL, name, f"cannot be imported ({exc}): reinstall the image")
+    return Check(OK, name, str(getattr(module, "__version__", "?")))
+
+
+def _worker_check() -> Check:
+    try:
+        found = importlib.util.find_spec("vlmeval_core.worker") is not None
+    except ImportError:
+        found = False
+    if found:
+        return Check(OK, "worker", "vlmeval_core.worker is installed")
+    return Check(FAIL, "worker", "vlmeval_core.worker is missing: the ranks have nothing to run")
+
+
+def _torchrun_check() -> Check:
+    try:
+        return Check(OK, "torchrun", find_torchrun())
+    except VlmevalError as exc:
+        return Check(FAIL, "torchrun", str(exc))
+
+
+def _dir_check(name: str, check: Callable[[], None], path: Path) -> Check:
+    try:
+        check()
+    except VlmevalError as exc:
+        return Check(FAIL, name, str(exc))
+    state = "writable" if name == "output" else "readable"
+    return Check(OK, name, f"{path} ({state if path.exists() else 'can be created'})")
+
+
+def _cache_check(env: Mapping[str, str]) -> Check:
+    cache = Path(
+        env.get("HF_HOME")
+        or os.path.join(env.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "huggingface")
+    )
+    try:
+        check_output_dir(cache, create=False)
+    except VlmevalError:
+        return Check(
+            WARN,
+            "hf cache",
+            f"{cache} is not writable: downloads will fail; mount a writable "
+            "volume at HF_HOME (-v $HOME/.cache/huggingface:/cache/huggingface)",
+        )
+    return Check(OK, "hf cache", f"{cache} ({'writable' if cache.exists() else 'can be created'})")
+
+
+def _offline_check(env: Mapping[str, str]) -> Check:
+    offline = [
+        v
+        for v in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE")
+        if env.get(v, "").strip().lower() in _TRUE
+    ]
+    if offline:
+        return Check(OK, "hf offline", f"on ({', '.join(offline)}): models must already be cached")
+    token = "a token is set" if env.get("HF_TOKEN") else "no token (gated models need HF_TOKEN)"
+    return Check(OK, "hf offline", f"off: models download from the hub; {token}")
+
+
+def exit_code(checks: list[Check]) -> int:
+    """3 when any check failed, else 0."""
+    return 3 if any(c.status == FAIL for c in checks) else 0

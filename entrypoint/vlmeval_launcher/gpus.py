@@ -1,0 +1,303 @@
+"""GPU discovery for the launcher, through NVML (nvidia-ml-py) and never through torch.
+
+:func:`discover` asks NVML for every device, expands GPUs in MIG mode into
+their MIG devices, and keeps the ones a CUDA process of this container may use:
+
+* ``NVIDIA_VISIBLE_DEVICES`` (the container runtime's selection): unset or
+  ``all`` keeps everything; ``none``, ``void`` or empty keeps nothing; a list
+  keeps the GPUs it names. UUID entries (``GPU-…``, ``MIG-…``, unique
+  prefixes too) are matched exactly. Index entries are host indices: once the
+  runtime has applied the list the container sees only those GPUs, renumbered
+  from 0, so indices are matched only when NVML reports more GPUs than the
+  list names (a host shell, a privileged container).
+* ``CUDA_VISIBLE_DEVICES``, read as CUDA reads it: a comma-separated list of
+  indices, ``GPU-`` UUIDs or ``MIG-`` UUIDs (unique prefixes accepted, and the
+  older ``MIG-GPU-<uuid>/<gi>/<ci>`` spelling); CUDA stops at the first entry
+  it cannot use, so ``-1`` or an empty value means no GPU; a GPU named twice
+  counts once. Indices are NVML's, i.e. PCI bus order (``CUDA_DEVICE_ORDER=PCI_BUS_ID``).
+
+The usable set keeps ``CUDA_VISIBLE_DEVICES``' order. A MIG device is listed
+under its parent's index with its own ``MIG-`` UUID, which is what a rank puts
+in its own ``CUDA_VISIBLE_DEVICES``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import shlex
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from functools import partial
+from typing import Any
+
+from vlmeval_core.errors import RuntimeFailure, UsageError
+
+NO_GPU_MESSAGE = (
+    "no NVIDIA GPU is visible in this container: start it with --gpus all "
+    "(NVIDIA Container Toolkit), or pass --device cpu"
+)
+VISIBILITY_VARIABLES = ("CUDA_VISIBLE_DEVICES", "NVIDIA_VISIBLE_DEVICES")
+_MIB = 1024 * 1024
+_INDEX = re.compile(r"\d+")
+# NVML errors that mean "there is no GPU here", not "the GPU stack is broken".
+_ABSENT_ERRORS = ("NVMLError_LibraryNotFound", "NVMLError_DriverNotLoaded")
+
+
+@dataclass(frozen=True)
+class Gpu:
+    """One device a rank can be given: a whole GPU or one MIG device of a GPU."""
+
+    index: int
+    uuid: str
+    name: str
+    memory_total_mib: int
+    parent_uuid: str | None = None
+    mig_path: str | None = None  # "GPU-<uuid>/<gi>/<ci>": the older MIG-GPU-… spelling
+
+    @property
+    def is_mig(self) -> bool:
+        return self.parent_uuid is not None
+
+    def to_dict(self) -> dict[str, Any]:
+        """The plan's view of a GPU: index, uuid, name, memory_total_mib."""
+        return {
+            "index": self.index,
+            "uuid": self.uuid,
+            "name": self.name,
+            "memory_total_mib": self.memory_total_mib,
+        }
+
+
+@dataclass(frozen=True)
+class PhysicalGpu:
+    """A GPU as NVML lists it; ``migs`` is None unless MIG mode is on."""
+
+    gpu: Gpu
+    migs: tuple[Gpu, ...] | None = None
+
+    @property
+    def units(self) -> tuple[Gpu, ...]:
+        """What CUDA can run on: the GPU itself, or its MIG devices in MIG mode."""
+        return self.migs if self.migs is not None else (self.gpu,)
+
+
+@dataclass(frozen=True)
+class Inventory:
+    """The result of a discovery: the usable GPUs and what NVML said about the host."""
+
+    gpus: tuple[Gpu, ...]
+    physical: tuple[PhysicalGpu, ...] = ()
+    driver_version: str | None = None
+    cuda_driver_version: str | None = None
+    unavailable: str | None = None
+    visibility: str = ""
+
+    @property
+    def visible_count(self) -> int:
+        return len(self.gpus)
+
+    def require(self) -> tuple[Gpu, ...]:
+        """The usable GPUs, or a UsageError saying why there are none and what to do."""
+        if self.gpus:
+            return self.gpus
+        if self.unavailable is not None or not self.physical:
+            raise UsageError(NO_GPU_MESSAGE)
+        count = len(self.physical)
+        if self.visibility:
+            raise UsageError(
+                f"{self.visibility} hides all {count} GPU{'s' if count != 1 else ''} NVML "
+                "reports: unset it or name the GPUs to use, or pass --device cpu"
+            )
+        raise UsageError(
+            f"the {count} GPU{'s' if count != 1 else ''} NVML reports are in MIG mode without "
+            "MIG devices: create MIG instances (nvidia-smi mig -cgi … -C) or disable MIG mode, "
+            "or pass --device cpu"
+        )
+
+
+def describe_visibility(environ: Mapping[str, str] | None = None) -> str:
+    """``CUDA_VISIBLE_DEVICES=0,1`` and/or ``NVIDIA_VISIBLE_DEVICES=…``, when they narrow it."""
+    env = os.environ if environ is None else environ
+    parts = []
+    for variable in VISIBILITY_VARIABLES:
+        value = env.get(variable)
+        if value is None:
+            continue
+        if variable == "NVIDIA_VISIBLE_DEVICES" and value.strip().lower() == "all":
+            continue
+        parts.append(f"{variable}={shlex.quote(value)}")
+    return ", ".join(parts)
+
+
+def discover(environ: Mapping[str, str] | None = None) -> Inventory:
+    """Ask NVML for the GPUs this process may use.
+
+    A missing NVML library or driver gives an empty inventory with
+    ``unavailable`` set; any other NVML failure raises RuntimeFailure (exit 3).
+    """
+    env = os.environ if environ is None else environ
+    visibility = describe_visibility(env)
+    try:
+        import pynvml
+    except ImportError as exc:  # nvidia-ml-py is a dependency; be clear if it went missing
+        return Inventory(
+            (), unavailable=f"nvidia-ml-py is not installed ({exc})", visibility=visibility
+        )
+    absent = tuple(getattr(pynvml, name) for name in _ABSENT_ERRORS if hasattr(pynvml, name))
+    try:
+        pynvml.nvmlInit()
+    except absent as exc:
+        return Inventory((), unavailable=str(exc) or type(exc).__name__, visibility=visibility)
+    except pynvml.NVMLError as exc:
+        raise RuntimeFailure(
+            f"NVML could not start ({exc}): check the driver with nvidia-smi on the host"
+        ) from None
+    try:
+        physical = tuple(_enumerate(pynvml))
+        driver = _optional(pynvml, "nvmlSystemGetDriverVersion")
+        cuda = _optional(pynvml, "nvmlSystemGetCudaDriverVersion")
+    except pynvml.NVMLError as exc:
+        raise RuntimeFailure(
+            f"NVML could not list the GPUs ({exc}): check the driver with nvidia-smi on the host"
+        ) from None
+    finally:
+        with contextlib.suppress(pynvml.NVMLError):
+            pynvml.nvmlShutdown()
+    return Inventory(
+        gpus=select(physical, env),
+        physical=physical,
+        driver_version=_text(driver) if driver is not None else None,
+        cuda_driver_version=format_cuda_version(cuda) if isinstance(cuda, int) else None,
+        visibility=visibility,
+    )
+
+
+def select(physical: Iterable[PhysicalGpu], environ: Mapping[str, str]) -> tuple[Gpu, ...]:
+    """Apply NVIDIA_VISIBLE_DEVICES, then CUDA_VISIBLE_DEVICES (whose order is kept)."""
+    physical = tuple(physical)
+    allowed = _nvidia_allowed(physical, environ.get("NVIDIA_VISIBLE_DEVICES"))
+    chosen = _cuda_chosen(physical, environ.get("CUDA_VISIBLE_DEVICES"))
+    return tuple(g for g in chosen if allowed is None or g.uuid in allowed)
+
+
+def format_cuda_version(value: int) -> str:
+    """NVML's CUDA driver version number (12040) as ``12.4``."""
+    return f"{value // 1000}.{(value % 1000) // 10}"
+
+
+def _enumerate(nvml: Any) -> Iterable[PhysicalGpu]:
+    for index in range(nvml.nvmlDeviceGetCount()):
+        handle = nvml.nvmlDeviceGetHandleByIndex(index)
+        gpu = Gpu(
+            index=index,
+            uuid=_text(nvml.nvmlDeviceGetUUID(handle)),
+            name=_text(nvml.nvmlDeviceGetName(handle)),
+            memory_total_mib=int(nvml.nvmlDeviceGetMemoryInfo(handle).total) // _MIB,
+        )
+        yield PhysicalGpu(gpu, _mig_devices(nvml, handle, gpu))
+
+
+def _mig_devices(nvml: Any, handle: Any, parent: Gpu) -> tuple[Gpu, ...] | None:
+    """The MIG devices of a GPU in MIG mode, or None when MIG is off or unsupported."""
+    try:
+        current, _pending = nvml.nvmlDeviceGetMigMode(handle)
+    except (nvml.NVMLError, AttributeError):
+        return None
+    if current != getattr(nvml, "NVML_DEVICE_MIG_ENABLE", 1):
+        return None
+    migs = []
+    for slot in range(nvml.nvmlDeviceGetMaxMigDeviceCount(handle)):
+        try:
+            mig = nvml.nvmlDeviceGetMigDeviceHandleByIndex(handle, slot)
+        except nvml.NVMLError:  # an empty slot (NotFound), or one this container may not see
+            continue
+        path = None
+        try:
+            gi = nvml.nvmlDeviceGetGpuInstanceId(mig)
+            ci = nvml.nvmlDeviceGetComputeInstanceId(mig)
+            path = f"{parent.uuid}/{gi}/{ci}"
+        except (nvml.NVMLError, AttributeError):
+            pass
+        migs.append(
+            Gpu(
+                index=parent.index,
+                uuid=_text(nvml.nvmlDeviceGetUUID(mig)),
+                name=_text(nvml.nvmlDeviceGetName(mig)),
+                memory_total_mib=int(nvml.nvmlDeviceGetMemoryInfo(mig).total) // _MIB,
+                parent_uuid=parent.uuid,
+                mig_path=path,
+            )
+        )
+    return tuple(migs)
+
+
+def _cuda_chosen(physical: tuple[PhysicalGpu, ...], value: str | None) -> list[Gpu]:
+    if value is None:
+        return [unit for p in physical for unit in p.units]
+    chosen: list[Gpu] = []
+    for raw in value.split(","):
+        found = _match_entry(raw.strip(), physical, by_index=partial(_by_index, physical))
+        if found is None:
+            break  # CUDA ignores everything from the first entry it cannot use
+        chosen.extend(g for g in found if g not in chosen)
+    return chosen
+
+
+def _nvidia_allowed(physical: tuple[PhysicalGpu, ...], value: str | None) -> set[str] | None:
+    if value is None or value.strip().lower() == "all":
+        return None
+    if value.strip().lower() in ("", "none", "void"):
+        return set()
+    entries = [e.strip() for e in value.split(",") if e.strip()]
+    every_unit = tuple(unit for p in physical for unit in p.units)
+    # The runtime has already narrowed the view when NVML sees no more GPUs than the list names.
+    renumbered = len(physical) <= len(entries)
+    allowed: set[str] = set()
+    for entry in entries:
+        found = _match_entry(
+            entry,
+            physical,
+            by_index=lambda i: every_unit if renumbered else _by_index(physical, i),
+        )
+        allowed.update(g.uuid for g in found or ())
+    return allowed
+
+
+def _by_index(physical: tuple[PhysicalGpu, ...], index: int) -> tuple[Gpu, ...] | None:
+    return physical[index].units if 0 <= index < len(physical) else None
+
+
+def _match_entry(
+    entry: str,
+    physical: tuple[PhysicalGpu, ...],
+    by_index: Callable[[int], tuple[Gpu, ...] | None],
+) -> tuple[Gpu, ...] | None:
+    """The devices one visibility entry names, or None when it names none (or several)."""
+    if _INDEX.fullmatch(entry):
+        return by_index(int(entry))
+    lowered = entry.lower()
+    if lowered.startswith("gpu-") and len(lowered) > len("gpu-"):
+        hits = [p for p in physical if p.gpu.uuid.lower().startswith(lowered)]
+        return hits[0].units if len(hits) == 1 else None
+    if lowered.startswith("mig-gpu-") and "/" in lowered:
+        target = lowered[len("mig-") :]
+        hits = [m for p in physical for m in p.migs or () if (m.mig_path or "").lower() == target]
+        return (hits[0],) if len(hits) == 1 else None
+    if lowered.startswith("mig-") and len(lowered) > len("mig-"):
+        hits = [m for p in physical for m in p.migs or () if m.uuid.lower().startswith(lowered)]
+        return (hits[0],) if len(hits) == 1 else None
+    return None
+
+
+def _optional(nvml: Any, function: str) -> Any:
+    """Call an NVML query that older drivers may lack; None when it is missing or fails."""
+    try:
+        return getattr(nvml, function)()
+    except (nvml.NVMLError, AttributeError):
+        return None
+
+
+def _text(value: str | bytes) -> str:
+    return value.decode("utf-8", "replace") if isinstance(value, bytes) else str(value)

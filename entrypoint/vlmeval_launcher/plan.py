@@ -1,0 +1,331 @@
+"""Turn the flags of ``vlmeval eval`` into a validated run plan, before anything starts.
+
+:func:`resolve_launch` checks the flags, names, GPU counts, multi-node settings
+and directories, and fails on the first problem with a UsageError of one line
+that names the numbers and the fix (exit 2). What it returns, a
+:class:`Launch`, holds the :class:`vlmeval_core.plan.Plan` the ranks read and
+the few settings only torchrun needs. Torch-free.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+from vlmeval_core.datasets.registry import DatasetRef, resolve_dataset
+from vlmeval_core.errors import UsageError
+from vlmeval_core.models.registry import resolve_model
+from vlmeval_core.plan import DTYPES, SAFE_NAME, ModelSpec, Plan
+from vlmeval_launcher import gpus as gpu_discovery
+
+DEVICE_CHOICES = ("auto", "cuda", "cpu")
+_ENDPOINT = re.compile(r"(?P<host>\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9][A-Za-z0-9._-]*):(?P<port>\d{1,5})")
+_FIX_OUTPUT = (
+    "mount a writable volume there (docker run -v $PWD/outputs:/outputs) or run as the "
+    "directory's owner (docker run -u $(id -u):$(id -g))"
+)
+
+
+@dataclass(frozen=True)
+class EvalRequest:
+    """The flags of ``vlmeval eval`` as typed (None: not given, use the default)."""
+
+    model: str
+    data: tuple[str, ...]
+    nproc: int | None = None
+    gpus_per_model: int = 1
+    device: str = "auto"
+    batch_size: int | None = None
+    max_new_tokens: int | None = None
+    dtype: str = "auto"
+    revision: str | None = None
+    output: str = "./outputs"
+    data_dir: str = "~/LMUData"
+    run_name: str | None = None
+    limit: int | None = None
+    seed: int = 0
+    trust_remote_code: bool | None = None
+    nnodes: int = 1
+    node_rank: int | None = None
+    rdzv_endpoint: str | None = None
+    max_restarts: int = 0
+
+
+@dataclass(frozen=True)
+class Launch:
+    """A validated run: the plan every rank reads, and how torchrun starts the ranks."""
+
+    plan: Plan
+    nproc: int
+    nnodes: int = 1
+    node_rank: int = 0
+    rdzv_endpoint: str | None = None
+    max_restarts: int = 0
+
+    @property
+    def plan_path(self) -> Path:
+        return self.plan.run_dir / "plan.json"
+
+    def write_plan(self) -> Path:
+        """Write ``<run_dir>/plan.json`` whole and return its path."""
+        return self.plan.write()
+
+
+def default_run_name(now: datetime | None = None) -> str:
+    """The default resume key: the UTC time, e.g. ``20261123-073600``."""
+    return (now or datetime.now(UTC)).strftime("%Y%m%d-%H%M%S")
+
+
+def split_data(values: Iterable[str]) -> list[str]:
+    """``-d A -d "B,C" -d "D E"`` (or VLMEVAL_DATA="A B,C") -> [A, B, C, D, E]."""
+    return [token for value in values for token in re.split(r"[,\s]+", value) if token]
+
+
+def resolve_launch(
+    request: EvalRequest,
+    discover: Callable[[], gpu_discovery.Inventory] = gpu_discovery.discover,
+) -> Launch:
+    """Validate ``request`` and build its plan; the first problem raises UsageError.
+
+    Creates the output directory (the volume's root) to prove it writable, also
+    for ``--dry-run``; the run directory and plan.json are left to the caller.
+    """
+    _check_numbers(request)
+    nnodes, node_rank, endpoint = _check_nodes(request)
+    run_name = request.run_name if request.run_name is not None else default_run_name()
+    if not SAFE_NAME.match(run_name):
+        raise UsageError(
+            f"--run-name {run_name!r} must start with a letter or digit and hold only letters, "
+            "digits, '.', '_' or '-' (it names the run directory)"
+        )
+    if request.dtype not in DTYPES:
+        raise UsageError(f"--dtype {request.dtype!r}: choose one of {', '.join(DTYPES)}")
+
+    resolved = resolve_model(request.model)
+    datasets = _resolve_datasets(request.data)
+
+    device, gpus, nproc = _place(request, discover)
+
+    output_dir = absolute_path(request.output)
+    data_dir = absolute_path(request.data_dir)
+    check_output_dir(output_dir)
+    check_data_dir(data_dir)
+
+    trust = request.trust_remote_code
+    model = ModelSpec(
+        name=resolved.name,
+        source=resolved.source,
+        path=resolved.path,
+        revision=request.revision,
+        dtype=request.dtype,
+        trust_remote_code=resolved.trust_remote_code if trust is None else trust,
+        batch_size=request.batch_size or resolved.batch_size,
+        max_new_tokens=request.max_new_tokens or resolved.max_new_tokens,
+        gpus_per_model=request.gpus_per_model,
+    )
+    plan = Plan(
+        model=model,
+        datasets=datasets,
+        device=device,
+        output_dir=str(output_dir),
+        data_dir=str(data_dir),
+        run_name=run_name,
+        limit=request.limit,
+        seed=request.seed,
+        gpus=tuple(g.to_dict() for g in gpus),
+    )
+    # The ranks validate what they read with this code; a launcher plan must pass it too.
+    Plan.from_dict(plan.to_dict(), origin="launcher plan")
+    return Launch(plan, nproc, nnodes, node_rank, endpoint, request.max_restarts)
+
+
+def _check_numbers(request: EvalRequest) -> None:
+    at_least_one = [
+        ("--nproc", request.nproc, "model copies (ranks) on this node"),
+        ("--gpus-per-model", request.gpus_per_model, "GPUs each model copy spans"),
+        ("--batch-size", request.batch_size, "items per generate call"),
+        ("--max-new-tokens", request.max_new_tokens, "tokens generated per answer"),
+        ("--limit", request.limit, "items per dataset; leave it out to evaluate them all"),
+        ("--nnodes", request.nnodes, "hosts taking part"),
+    ]
+    for flag, value, meaning in at_least_one:
+        if value is not None and value < 1:
+            raise UsageError(f"{flag} is {value}: it must be 1 or more ({meaning})")
+    if request.max_restarts < 0:
+        raise UsageError(
+            f"--max-restarts is {request.max_restarts}: it must be 0 or more "
+            "(times torchrun restarts the ranks after a failure)"
+        )
+
+
+def _check_nodes(request: EvalRequest) -> tuple[int, int, str | None]:
+    nnodes, node_rank, endpoint = request.nnodes, request.node_rank, request.rdzv_endpoint
+    if nnodes == 1:
+        if node_rank is not None:
+            raise UsageError(
+                f"--node-rank {node_rank} is for multi-node runs: add --nnodes N (N >= 2) "
+                "on every node, or leave --node-rank out"
+            )
+        if endpoint is not None:
+            raise UsageError(
+                f"--rdzv-endpoint {endpoint} is for multi-node runs: add --nnodes N (N >= 2) "
+                "on every node, or leave --rdzv-endpoint out"
+            )
+        return 1, 0, None
+    if endpoint is None:
+        raise UsageError(
+            f"--nnodes {nnodes} needs --rdzv-endpoint host:port, the same on every node "
+            "(a reachable address of one node, e.g. node0:29400)"
+        )
+    match = _ENDPOINT.fullmatch(endpoint)
+    if match is None or not 1 <= int(match["port"]) <= 65535:
+        raise UsageError(
+            f"--rdzv-endpoint {endpoint!r} is not host:port with a port from 1 to 65535 "
+            "(e.g. node0:29400 or [fd00::1]:29400)"
+        )
+    if node_rank is None:
+        raise UsageError(
+            f"--nnodes {nnodes} needs --node-rank, 0 to {nnodes - 1}, different on every node"
+        )
+    if not 0 <= node_rank < nnodes:
+        raise UsageError(
+            f"--node-rank {node_rank} is out of range for --nnodes {nnodes}: "
+            f"use 0 to {nnodes - 1}, different on every node"
+        )
+    if request.run_name is None:
+        raise UsageError(
+            f"--nnodes {nnodes} needs --run-name, the same on every node: the default "
+            "(the start time) differs between nodes, and all ranks must share one run directory"
+        )
+    return nnodes, node_rank, endpoint
+
+
+def _resolve_datasets(values: Iterable[str]) -> tuple[DatasetRef, ...]:
+    specs = split_data(values)
+    if not specs:
+        raise UsageError("--data names no dataset: pass one or more, e.g. -d ShapesMCQ -d ShapesYN")
+    refs: dict[str, DatasetRef] = {}
+    for spec in specs:
+        ref = resolve_dataset(spec)
+        previous = refs.get(ref.name)
+        if previous is not None and previous != ref:
+            raise UsageError(
+                f"--data {spec!r} and another --data value both name a dataset {ref.name!r}: "
+                "rename one TSV file, results are stored by dataset name"
+            )
+        refs[ref.name] = ref  # the same dataset named twice is evaluated once
+    return tuple(refs.values())
+
+
+def _place(
+    request: EvalRequest, discover: Callable[[], gpu_discovery.Inventory]
+) -> tuple[str, tuple[gpu_discovery.Gpu, ...], int]:
+    """Pick the device, the GPUs and the number of ranks per node."""
+    if request.device not in DEVICE_CHOICES:
+        raise UsageError(f"--device {request.device!r}: choose one of {', '.join(DEVICE_CHOICES)}")
+    if request.device == "cpu":
+        return "cpu", (), request.nproc or 1
+
+    inventory = discover()
+    gpus = inventory.require()
+    per_model = request.gpus_per_model
+    if per_model > 1 and any(g.is_mig for g in gpus):
+        raise UsageError(
+            f"--gpus-per-model {per_model} cannot span MIG devices (a CUDA process uses one MIG "
+            "device): use --gpus-per-model 1, or whole GPUs"
+        )
+    visible = len(gpus)
+    nproc = request.nproc if request.nproc is not None else visible // per_model
+    needed = max(nproc, 1) * per_model
+    if needed > visible:
+        raise UsageError(_shortage_message(request.nproc, per_model, visible, inventory.visibility))
+    return "cuda", gpus, nproc
+
+
+def _shortage_message(nproc: int | None, per_model: int, visible: int, visibility: str) -> str:
+    are = f"{visible} {'is' if visible == 1 else 'are'} visible"
+    where = f" ({visibility})" if visibility else ""
+    lower = []
+    if nproc is None:
+        asked = f"--gpus-per-model {per_model} needs {per_model} GPUs"
+        lower.append(f"--gpus-per-model to {visible}")
+    else:
+        asked = f"--nproc {nproc} × --gpus-per-model {per_model} needs {nproc * per_model} GPUs"
+        if visible >= per_model:
+            lower.append(f"--nproc to {visible // per_model}")
+        if visible >= nproc and per_model > 1:
+            lower.append(f"--gpus-per-model to {visible // nproc}")
+    fix = f"lower {' or '.join(lower)}, or make" if lower else "make"
+    return (
+        f"{asked} but {are}{where}: {fix} more GPUs visible "
+        "(docker run --gpus all, CUDA_VISIBLE_DEVICES)"
+    )
+
+
+def absolute_path(path: str) -> Path:
+    """``path`` with ~ expanded, made absolute against the working directory (links kept)."""
+    return Path(os.path.abspath(Path(path).expanduser()))
+
+
+def check_output_dir(path: Path, *, create: bool = True) -> None:
+    """The output directory must be a writable directory: create it and write a probe file.
+
+    With ``create=False`` nothing is created: an existing directory gets the probe,
+    a missing one needs a writable nearest existing parent.
+    """
+    if path.exists() and not path.is_dir():
+        raise UsageError(f"--output {path} is a file, not a directory: point --output elsewhere")
+    if not path.exists() and not create:
+        parent = _nearest_existing(path)
+        if not parent.is_dir() or not os.access(parent, os.W_OK | os.X_OK):
+            raise UsageError(
+                f"--output {path} cannot be created: {parent} is not writable; {_FIX_OUTPUT}"
+            )
+        return
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        probe = path / f".vlmeval-write-probe-{os.getpid()}"
+        fd = os.open(probe, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        os.close(fd)
+        probe.unlink()
+    except OSError as exc:
+        reason = exc.strerror or type(exc).__name__
+        raise UsageError(f"--output {path} is not writable ({reason}); {_FIX_OUTPUT}") from None
+
+
+def check_data_dir(path: Path) -> None:
+    """An existing data directory must be readable; a missing one must be creatable later.
+
+    The worker's rank 0 creates a missing data directory and fills it, so here it
+    is enough that its nearest existing parent is writable. An existing one may
+    be a read-only mount of prepared TSVs.
+    """
+    if path.exists():
+        if not path.is_dir():
+            raise UsageError(
+                f"--data-dir {path} is a file, not a directory: point --data-dir (or LMUData) "
+                "at the directory that holds the dataset TSVs"
+            )
+        if not os.access(path, os.R_OK | os.X_OK):
+            raise UsageError(
+                f"--data-dir {path} is not readable by uid {os.getuid()}: make it readable "
+                "(chmod, or docker run -u with the owner's uid), or mount another directory"
+            )
+        return
+    parent = _nearest_existing(path)
+    if not parent.is_dir() or not os.access(parent, os.W_OK | os.X_OK):
+        raise UsageError(
+            f"--data-dir {path} does not exist and cannot be created ({parent} is not writable): "
+            "create it, or point --data-dir (or LMUData) at a writable directory"
+        )
+
+
+def _nearest_existing(path: Path) -> Path:
+    for candidate in (path, *path.parents):
+        if candidate.exists():
+            return candidate
+    return Path(path.anchor or "/")

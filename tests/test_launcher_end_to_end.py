@@ -1,0 +1,113 @@
+"""End to end: `vlmeval eval` really execs torchrun, two gloo ranks evaluate, results appear.
+
+The console script runs as a user would run it; nothing is faked (the CPU run
+never asks NVML). The launcher's own process becomes torchrun, so a SIGTERM
+(docker stop) goes straight to it.
+"""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+import fake_nvml
+
+VLMEVAL = str(Path(sys.executable).parent / "vlmeval")
+
+
+@pytest.mark.slow
+def test_two_cpu_ranks_evaluate_tiny_vlm_on_shapes(tmp_path):
+    output = tmp_path / "outputs"
+    env = fake_nvml.subprocess_env(
+        None, fake=False, LMUData=str(tmp_path / "data"), HF_HUB_OFFLINE="1"
+    )
+    done = subprocess.run(
+        [
+            VLMEVAL,
+            "eval",
+            "--device",
+            "cpu",
+            "--nproc",
+            "2",
+            "--model",
+            "tiny-vlm",
+            "--data",
+            "ShapesMCQ",
+            "--limit",
+            "40",
+            "--output",
+            str(output),
+            "--run-name",
+            "e2e",
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
+    assert done.returncode == 0, f"exit {done.returncode}\n{done.stderr[-6000:]}"
+
+    run_dir = output / "tiny-vlm" / "e2e"
+    assert (run_dir / "plan.json").is_file()
+    summary = json.loads((run_dir / "summary.json").read_text())
+    assert summary["model"] == "tiny-vlm" and summary["run"] == "e2e"
+    shapes = summary["datasets"]["ShapesMCQ"]
+    assert shapes["n"] == 40
+    assert isinstance(shapes["overall"], int | float) and 0 <= shapes["overall"] <= 100
+    scores = json.loads((run_dir / "ShapesMCQ" / "scores.json").read_text())
+    assert scores["n"] == 40
+    predictions = (run_dir / "ShapesMCQ" / "predictions.jsonl").read_text().splitlines()
+    assert len(predictions) == 40
+    assert len({json.loads(line)["index"] for line in predictions}) == 40, "one line per item"
+
+
+@pytest.mark.slow
+def test_the_launcher_process_becomes_torchrun_so_sigterm_reaches_it(tmp_path):
+    env = fake_nvml.subprocess_env(
+        None, fake=False, LMUData=str(tmp_path / "data"), HF_HUB_OFFLINE="1"
+    )
+    process = subprocess.Popen(
+        [
+            VLMEVAL,
+            "eval",
+            "--device",
+            "cpu",
+            "--nproc",
+            "2",
+            "-m",
+            "tiny-vlm",
+            "-d",
+            "ShapesYN",
+            "--output",
+            str(tmp_path / "outputs"),
+            "--run-name",
+            "stop",
+        ],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    cmdline = Path(f"/proc/{process.pid}/cmdline")
+    deadline = time.monotonic() + 60
+    seen = ""
+    while time.monotonic() < deadline and process.poll() is None:
+        seen = cmdline.read_bytes().replace(b"\0", b" ").decode()
+        if "torchrun" in seen:
+            break
+        time.sleep(0.05)
+    try:
+        assert "torchrun" in seen and "vlmeval_core.worker" in seen, seen
+        process.send_signal(signal.SIGTERM)  # what docker stop sends
+        process.wait(timeout=120)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+    assert process.returncode != 0, "a stopped run does not report success"

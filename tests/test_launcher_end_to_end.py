@@ -95,19 +95,50 @@ def test_the_launcher_process_becomes_torchrun_so_sigterm_reaches_it(tmp_path):
         text=True,
     )
     cmdline = Path(f"/proc/{process.pid}/cmdline")
-    deadline = time.monotonic() + 60
+    shards = tmp_path / "outputs" / "tiny-vlm" / "stop" / "ShapesYN" / ".shards"
+    deadline = time.monotonic() + 120
     seen = ""
     while time.monotonic() < deadline and process.poll() is None:
         seen = cmdline.read_bytes().replace(b"\0", b" ").decode()
-        if "torchrun" in seen:
-            break
+        if any(p.stat().st_size for p in shards.glob("rank-*.jsonl")):
+            break  # the ranks are predicting
         time.sleep(0.05)
     try:
-        assert "torchrun" in seen and "vlmeval_core.worker" in seen, seen
-        process.send_signal(signal.SIGTERM)  # what docker stop sends
-        process.wait(timeout=120)
+        assert "vlmeval_core.torchrun" in seen and "vlmeval_core.worker" in seen, seen
+        process.send_signal(signal.SIGTERM)  # what docker stop sends to the container's process
+        process.wait(timeout=60)
     finally:
         if process.poll() is None:
             process.kill()
             process.wait()
-    assert process.returncode != 0, "a stopped run does not report success"
+    assert process.returncode == 143, process.stderr.read()[-3000:]
+    assert "rerun with the same --run-name to resume" in process.stderr.read()
+
+
+@pytest.mark.slow
+def test_a_rank_that_finds_a_broken_tsv_ends_the_run_with_exit_2_and_one_line(tmp_path):
+    broken = tmp_path / "Broken.tsv"
+    broken.write_text("index\tquestion\n1\tWhat?\n")
+    env = fake_nvml.subprocess_env(None, fake=False, LMUData=str(tmp_path / "data"))
+    done = subprocess.run(
+        [
+            VLMEVAL,
+            "eval",
+            "--device",
+            "cpu",
+            "--nproc",
+            "2",
+            "-m",
+            "tiny-vlm",
+            "-d",
+            str(broken),
+            "--output",
+            str(tmp_path / "outputs"),
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 2, done.stderr[-3000:]
+    assert f"vlmeval: error: {broken}: missing required column(s) answer" in done.stderr

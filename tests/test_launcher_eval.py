@@ -11,7 +11,6 @@ import os
 import re
 import shlex
 import sys
-from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
@@ -24,7 +23,13 @@ from vlmeval_launcher.gpus import NO_GPU_MESSAGE
 from vlmeval_launcher.plan import EvalRequest, resolve_launch, split_data
 from vlmeval_launcher.torchrun import find_torchrun, launch_environment, usable_cpus
 
-TORCHRUN = str(Path(sys.executable).parent / "torchrun")
+TORCHRUN = [sys.executable, "-m", "vlmeval_core.torchrun"]
+
+
+def nproc_of(argv: list[str]) -> str:
+    return argv[argv.index("--nproc-per-node") + 1]
+
+
 TINY = ("-m", "tiny-vlm", "-d", "ShapesMCQ")
 GPU_FIX = "or make more GPUs visible (docker run --gpus all, CUDA_VISIBLE_DEVICES)"
 
@@ -320,7 +325,7 @@ def test_dry_run_on_one_cpu_node(workspace):
     )
     run_dir = workspace / "out" / "tiny-vlm" / "r1"
     assert argv == [
-        TORCHRUN,
+        *TORCHRUN,
         "--nproc-per-node",
         "2",
         "--standalone",
@@ -363,7 +368,7 @@ def test_dry_run_on_two_gpu_nodes(monkeypatch, workspace):
         "bfloat16",
     )
     assert argv == [
-        TORCHRUN,
+        *TORCHRUN,
         "--nproc-per-node",
         "4",
         "--nnodes",
@@ -402,7 +407,7 @@ def test_dry_run_on_two_gpu_nodes(monkeypatch, workspace):
 def test_default_nproc_is_usable_gpus_over_gpus_per_model(monkeypatch, count, per_model, expected):
     fake_nvml.install(monkeypatch, gpus(count))
     _, argv = dry_run(*TINY, "--gpus-per-model", str(per_model))
-    assert argv[1:3] == ["--nproc-per-node", str(expected)]
+    assert nproc_of(argv) == str(expected)
 
 
 def test_the_plan_lists_the_visible_gpus_in_cuda_order(monkeypatch):
@@ -410,7 +415,7 @@ def test_the_plan_lists_the_visible_gpus_in_cuda_order(monkeypatch):
     monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "5,2")
     plan, argv = dry_run(*TINY)
     assert [g["uuid"] for g in plan["gpus"]] == [gpu_uuid(5), gpu_uuid(2)]
-    assert argv[2] == "2"
+    assert nproc_of(argv) == "2"
 
 
 def test_default_run_name_is_a_utc_timestamp():
@@ -447,7 +452,7 @@ def test_every_flag_can_come_from_the_environment(monkeypatch, workspace):
         11,
     )
     assert plan["output_dir"] == str(workspace / "vol")
-    assert argv[1:3] == ["--nproc-per-node", "3"]
+    assert nproc_of(argv) == "3"
     assert argv[argv.index("--max-restarts") + 1] == "2"
 
 
@@ -476,7 +481,7 @@ def test_a_flag_beats_its_variable(monkeypatch, workspace):
     plan, argv = dry_run(*TINY, "--nproc", "1", "--device", "cpu", "--data-dir", "flag-data")
     assert plan["model"]["name"] == "tiny-vlm"
     assert [d["name"] for d in plan["datasets"]] == ["ShapesMCQ"]
-    assert plan["device"] == "cpu" and argv[2] == "1"
+    assert plan["device"] == "cpu" and nproc_of(argv) == "1"
     assert plan["data_dir"] == str(workspace / "flag-data")
 
 
@@ -555,5 +560,5 @@ def test_the_ranks_get_omp_threads_and_pci_bus_order_unless_set(workspace):
     assert launch_environment(launch, {"OMP_NUM_THREADS": "3", "CUDA_DEVICE_ORDER": "X"}) == {}
 
 
-def test_torchrun_is_found_beside_the_interpreter():
+def test_torchrun_runs_with_this_interpreter_and_keeps_the_ranks_exit_codes():
     assert find_torchrun() == TORCHRUN

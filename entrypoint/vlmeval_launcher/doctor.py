@@ -179,7 +179,7 @@ def _worker_check() -> Check:
 
 def _torchrun_check() -> Check:
     try:
-        return Check(OK, "torchrun", find_torchrun())
+        return Check(OK, "torchrun", " ".join(find_torchrun()))
     except VlmevalError as exc:
         return Check(FAIL, "torchrun", str(exc))
 

@@ -2,17 +2,19 @@
 
 The launcher ``os.execvp``s torchrun rather than running it as a child, so a
 ``docker stop`` (SIGTERM to PID 1's child under tini) reaches torchrun, which
-forwards it to the ranks. One node uses ``--standalone`` (a local rendezvous on
-a free port); several use the c10d rendezvous at ``--rdzv-endpoint``.
+forwards it to the ranks. torchrun is started as ``python -m
+vlmeval_core.torchrun``: the same entry point and flags, but it exits with the
+failing rank's code (2, 3) or 130/143 on an interrupt instead of a blanket 1.
+One node uses ``--standalone`` (a local rendezvous on a free port); several
+use the c10d rendezvous at ``--rdzv-endpoint``.
 """
 
 from __future__ import annotations
 
+import importlib.util
 import os
-import shutil
 import sys
 from collections.abc import Mapping
-from pathlib import Path
 from typing import NoReturn
 
 from vlmeval_core.errors import RuntimeFailure
@@ -21,33 +23,40 @@ from vlmeval_launcher.plan import Launch
 WORKER_MODULE = "vlmeval_core.worker"
 
 
-def find_torchrun() -> str:
-    """torchrun beside this interpreter (the venv's bin) first, else the first on PATH."""
-    beside = Path(sys.executable).parent / "torchrun"
-    if beside.is_file() and os.access(beside, os.X_OK):
-        return str(beside)
-    found = shutil.which("torchrun")
-    if found is None:
+TORCHRUN_MODULE = "vlmeval_core.torchrun"
+
+
+def find_torchrun() -> list[str]:
+    """The command that runs torchrun: this interpreter with torch's ``torch.distributed.run``.
+
+    Checked without importing torch, so the launcher stays fast.
+    """
+    if importlib.util.find_spec("torch") is None:
         raise RuntimeFailure(
-            f"torchrun is not installed: neither {beside} nor a torchrun on PATH; "
-            "install torch into this environment (make install)"
+            f"torch is not installed for {sys.executable}, so torchrun cannot start the "
+            "ranks; install it into this environment (make install)"
         )
-    return found
+    return [sys.executable, "-m", TORCHRUN_MODULE]
 
 
-def build_argv(launch: Launch, torchrun: str) -> list[str]:
+def build_argv(launch: Launch, torchrun: list[str]) -> list[str]:
     """The exact torchrun argv that starts the ranks of ``launch``."""
-    argv = [torchrun, "--nproc-per-node", str(launch.nproc)]
+    argv = [*torchrun, "--nproc-per-node", str(launch.nproc)]
     if launch.nnodes == 1:
         argv.append("--standalone")
     else:
         argv += [
-            "--nnodes", str(launch.nnodes),
-            "--node-rank", str(launch.node_rank),
-            "--rdzv-backend", "c10d",
-            "--rdzv-endpoint", str(launch.rdzv_endpoint),
-            "--rdzv-id", launch.plan.run_name,
-        ]  # fmt: skip
+            "--nnodes",
+            str(launch.nnodes),
+            "--node-rank",
+            str(launch.node_rank),
+            "--rdzv-backend",
+            "c10d",
+            "--rdzv-endpoint",
+            str(launch.rdzv_endpoint),
+            "--rdzv-id",
+            launch.plan.run_name,
+        ]
     argv += ["--max-restarts", str(launch.max_restarts)]
     argv += ["-m", WORKER_MODULE, str(launch.plan_path)]
     return argv

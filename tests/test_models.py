@@ -112,3 +112,14 @@ def test_a_model_directory_without_a_processor_exits_2_naming_it(tmp_path):
     assert done.returncode == 2, done.stderr[-3000:]
     last = done.stderr.strip().splitlines()[-1]
     assert last.startswith(f"vlmeval: error: model directory {str(directory)!r} has no loadable")
+
+
+def test_an_offline_hub_model_missing_from_the_cache_is_a_runtime_failure(tmp_path, monkeypatch):
+    from vlmeval_core.errors import RuntimeFailure
+    from vlmeval_core.models.hf import VisionLanguageModel
+
+    monkeypatch.setenv("HF_HOME", str(tmp_path / "hf"))
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    with pytest.raises(RuntimeFailure, match=r"is not in the cache .*run `vlmeval fetch`") as err:
+        VisionLanguageModel(ModelSpec("x", "hub", "Qwen/Qwen2-VL-2B-Instruct"), "cpu")
+    assert err.value.exit_code == 3

@@ -132,3 +132,21 @@ def test_sigterm_stops_promptly_keeps_what_finished_and_a_rerun_resumes(plan_fac
     again = run_torchrun(plan, nproc=2)
     assert again.returncode == 0, again.stderr[-3000:]
     assert sorted(p["index"] for p in predictions(plan, "ShapesMCQ")) == list(range(200))
+
+
+def test_an_undecodable_image_fails_its_item_only(tmp_path, plan_factory):
+    from vlmeval_core.datasets import shapes
+
+    frame = shapes.generate("ShapesVQA", n=6)
+    frame.loc[2, "image"] = "bm90IGFuIGltYWdl" * 8  # base64 of text, not of an image
+    path = tmp_path / "Damaged.tsv"
+    frame.to_csv(path, sep="\t", index=False)
+    plan = plan_factory([str(path)])
+    done = run_torchrun(plan, nproc=2)
+    assert done.returncode == 0, done.stderr[-3000:]
+    by_index = {p["index"]: p for p in predictions(plan, "Damaged")}
+    assert "Damaged.tsv: index 2: image cannot be decoded" in by_index[2]["error"]
+    assert by_index[2]["correct"] is False
+    assert all(by_index[i]["error"] is None for i in (0, 1, 3, 4, 5))
+    scores = json.loads((plan.run_dir / "Damaged" / "scores.json").read_text())
+    assert scores["n"] == 6 and scores["errors"] == 1

@@ -18,6 +18,7 @@ import argparse
 import json
 import math
 import random
+import sys
 import time
 from pathlib import Path
 
@@ -25,6 +26,7 @@ import torch
 from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
 from transformers import (
     AutoModelForImageTextToText,
+    AutoProcessor,
     PreTrainedTokenizerFast,
     Qwen2VLConfig,
     Qwen2VLForConditionalGeneration,
@@ -199,12 +201,18 @@ def main() -> None:
         help="stop early once every task's validation accuracy reaches this",
     )
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--resume", type=Path, default=None,
+                        help="continue from a saved tiny-vlm directory (its tokenizer included)")
     args = parser.parse_args()
 
     torch.manual_seed(args.seed)
     random.seed(args.seed)
-    processor = build_processor(args.vocab_size)
-    model = build_model(processor.tokenizer)
+    if args.resume is not None:
+        processor = AutoProcessor.from_pretrained(args.resume)
+        model = AutoModelForImageTextToText.from_pretrained(args.resume)
+    else:
+        processor = build_processor(args.vocab_size)
+        model = build_model(processor.tokenizer)
     print(f"parameters: {sum(p.numel() for p in model.parameters()):,}", flush=True)
     optimizer = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=0.01)
     warmup = 200

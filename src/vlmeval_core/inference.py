@@ -12,8 +12,10 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from tqdm import tqdm
 
@@ -22,10 +24,10 @@ from vlmeval_core.distributed import RankInfo
 from vlmeval_core.files import append_jsonl, read_jsonl
 from vlmeval_core.signals import deferred
 
-SHARDS_DIR = ".shards"
+if TYPE_CHECKING:
+    from vlmeval_core.models.hf import Generation
 
-Generate = Callable[[Sequence[tuple[list[Any], str]]], list[str]]
-"""Answers a batch of (images, prompt) with one string per item."""
+SHARDS_DIR = ".shards"
 
 
 def shard_positions(n_items: int, info: RankInfo) -> list[int]:
@@ -93,51 +95,180 @@ class Progress:
         return new
 
 
+@dataclass
+class ShardStats:
+    """What one rank did for one dataset."""
+
+    predicted: int = 0
+    resumed: int = 0
+    errors: int = 0
+    prompt_tokens: int = 0
+    generated_tokens: int = 0
+    batch_size: int = 0
+    wall_s: float = 0.0
+
+
+class Answerer(Protocol):
+    """The model side of inference (``models.hf.VisionLanguageModel`` or the worker's lazy one)."""
+
+    def encode(self, batch: Sequence[tuple[list[Any], str]]) -> Any: ...
+
+    def generate_encoded(self, inputs: Any, max_new_tokens: int) -> Generation: ...
+
+
+@dataclass
+class Prepared:
+    """A batch made ready in the background: encoded inputs, and items that already failed."""
+
+    positions: list[int]
+    items: list[tuple[list[Any], str]]
+    inputs: Any
+    failed: list[tuple[int, str]] = field(default_factory=list)
+
+
+def estimated_length(dataset: Dataset, position: int) -> int:
+    """A cheap guess of a prompt's token count: text, plus pixels / 28² for each image.
+
+    Reads only image headers; good enough to put prompts of similar length together.
+    """
+    text = len(dataset.prompt(position)) // 4
+    return text + sum(w * h // 784 for w, h in dataset.image_sizes(position))
+
+
+def by_length(dataset: Dataset, positions: Sequence[int]) -> list[int]:
+    """Longest prompts first (an out-of-memory batch shows up early), ties in dataset order."""
+    return sorted(positions, key=lambda p: (-estimated_length(dataset, p), p))
+
+
+def _is_out_of_memory(exc: BaseException) -> bool:
+    import torch
+
+    return isinstance(exc, torch.OutOfMemoryError)
+
+
+class BatchRunner:
+    """Generates for prepared batches; a batch that runs out of memory is split in halves.
+
+    Halving goes down to a single item; only an item that fails alone is
+    recorded as an error. Once a split was needed, later batches are cut to the
+    largest size that worked.
+    """
+
+    def __init__(self, model: Answerer | None, max_new_tokens: int, batch_size: int) -> None:
+        self.model = model
+        self.max_new_tokens = max_new_tokens
+        self.limit = batch_size
+        self.stats = ShardStats(batch_size=batch_size)
+
+    def prepare(self, dataset: Dataset, positions: list[int]) -> Prepared:
+        good: list[int] = []
+        items: list[tuple[list[Any], str]] = []
+        failed: list[tuple[int, str]] = []
+        for position in positions:
+            try:
+                items.append((dataset.images(position), dataset.prompt(position)))
+                good.append(position)
+            except ItemImageError as exc:
+                failed.append((position, str(exc)))
+        inputs = self.model.encode(items) if items else None
+        return Prepared(good, items, inputs, failed)
+
+    def run(self, batch: Prepared) -> list[tuple[int, str, str | None]]:
+        """(position, prediction, error) for every item of ``batch``."""
+        results = [(p, "", error) for p, error in batch.failed]
+        if batch.items:
+            results += self._generate(batch.positions, batch.items, batch.inputs)
+        return results
+
+    def _generate(
+        self, positions: list[int], items: list[tuple[list[Any], str]], inputs: Any
+    ) -> list[tuple[int, str, str | None]]:
+        if len(items) > self.limit:
+            return self._split(positions, items)
+        if inputs is None:
+            inputs = self.model.encode(items)
+        try:
+            generation = self.model.generate_encoded(inputs, self.max_new_tokens)
+        except Exception as exc:
+            if not _is_out_of_memory(exc):
+                raise
+            del inputs
+            _release_cuda_memory()
+            if len(items) == 1:
+                return [(positions[0], "", f"out of memory even as a batch of one ({exc})")]
+            self.limit = min(self.limit, len(items) // 2)
+            return self._split(positions, items)
+        self.stats.prompt_tokens += generation.prompt_tokens
+        self.stats.generated_tokens += generation.generated_tokens
+        self.stats.batch_size = min(self.stats.batch_size, self.limit)
+        return [(p, text, None) for p, text in zip(positions, generation.texts, strict=True)]
+
+    def _split(
+        self, positions: list[int], items: list[tuple[list[Any], str]]
+    ) -> list[tuple[int, str, str | None]]:
+        results = []
+        step = max(1, min(self.limit, (len(items) + 1) // 2))
+        for start in range(0, len(items), step):
+            results += self._generate(
+                positions[start : start + step], items[start : start + step], None
+            )
+        return results
+
+
+def _release_cuda_memory() -> None:
+    import torch
+
+    if torch.cuda.is_available():
+        torch.cuda.empty_cache()
+
+
 def predict_shard(
     dataset: Dataset,
     dataset_dir: Path,
     positions: Sequence[int],
     info: RankInfo,
-    generate: Generate,
+    model: Callable[[], Answerer],
     batch_size: int,
-) -> dict[str, float]:
+    max_new_tokens: int,
+) -> ShardStats:
     """Predict this rank's unfinished ``positions``, checkpointing every batch.
 
+    Batches are formed from prompts of similar length; the next batch's images
+    are decoded and encoded by a background thread while the model generates.
     An item whose image cannot be decoded is recorded with an ``error`` and no
-    prediction; the rest of its batch goes on. Returns counts and timings.
+    prediction; the rest of its batch goes on. ``model()`` is called, in this
+    thread, only when something is left to predict.
     """
+    started = time.perf_counter()
     done = read_checkpoints(dataset_dir)
     indices = dataset.frame["index"].tolist()
-    todo = [p for p in positions if indices[p] not in done]
+    todo = by_length(dataset, [p for p in positions if indices[p] not in done])
     own = checkpoint_path(dataset_dir, info.rank)
     own.parent.mkdir(parents=True, exist_ok=True)
     total = len(indices) if info.world_size > 1 else len(positions)
-    already = sum(1 for p in range(len(indices)) if indices[p] in done)
+    already = sum(1 for i in indices if i in done)
+    runner = BatchRunner(model() if todo else None, max_new_tokens, batch_size)
     progress = Progress(dataset_dir, total, min(already, total), info.is_main, dataset.name)
-    started = time.perf_counter()
+    chunks = list(batches(todo, batch_size))
     try:
-        for chunk in batches(todo, batch_size):
-            records, ready = [], []
-            for position in chunk:
-                try:
-                    ready.append((position, (dataset.images(position), dataset.prompt(position))))
-                except ItemImageError as exc:
-                    records.append(
-                        {"index": indices[position], "prediction": "", "error": str(exc)}
-                    )
-            if ready:
-                answers = generate([item for _, item in ready])
-                records += [
-                    {"index": indices[p], "prediction": a, "error": None}
-                    for (p, _), a in zip(ready, answers, strict=True)
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="prefetch") as prefetcher:
+            upcoming = prefetcher.submit(runner.prepare, dataset, chunks[0]) if chunks else None
+            for number in range(len(chunks)):
+                prepared = upcoming.result()
+                if number + 1 < len(chunks):
+                    upcoming = prefetcher.submit(runner.prepare, dataset, chunks[number + 1])
+                results = runner.run(prepared)
+                records = [
+                    {"index": indices[p], "prediction": text, "error": error}
+                    for p, text, error in sorted(results)
                 ]
-            with deferred():
-                append_jsonl(own, sorted(records, key=lambda r: r["index"]))
-            progress.refresh()
+                with deferred():
+                    append_jsonl(own, records)
+                runner.stats.errors += sum(1 for _, _, error in results if error)
+                progress.refresh()
     finally:
         progress.close()
-    return {
-        "predicted": len(todo),
-        "resumed": len(positions) - len(todo),
-        "wall_s": round(time.perf_counter() - started, 3),
-    }
+    stats = runner.stats
+    stats.predicted, stats.resumed = len(todo), len(positions) - len(todo)
+    stats.wall_s = round(time.perf_counter() - started, 3)
+    return stats

@@ -29,7 +29,7 @@ def log(info: distributed.RankInfo, message: str) -> None:
 
 
 class LazyModel:
-    """Builds the model the first time a batch needs it; a resumed, finished run never loads it."""
+    """Builds the model when a dataset first has work; a finished, resumed run never loads it."""
 
     def __init__(self, plan: Plan) -> None:
         self._plan = plan
@@ -40,18 +40,17 @@ class LazyModel:
     def commit(self) -> str | None:
         return getattr(self._model, "commit", None)
 
-    def generate(self, batch: Any) -> list[str]:
+    def __call__(self) -> Any:
         if self._model is None:
             from transformers.utils import logging as hf_logging
 
             from vlmeval_core.models.hf import VisionLanguageModel
 
             hf_logging.disable_progress_bar()  # one bar per rank while loading is noise
-
             started = time.perf_counter()
             self._model = VisionLanguageModel(self._plan.model, self._plan.device)
             self.load_s = round(time.perf_counter() - started, 3)
-        return self._model.generate(batch, self._plan.model.max_new_tokens)
+        return self._model
 
 
 def load_dataset(plan: Plan, info: distributed.RankInfo, index: int) -> Dataset:
@@ -106,12 +105,18 @@ def run(plan: Plan, info: distributed.RankInfo) -> None:
         dataset_dir = plan.run_dir / dataset.name
         positions = shard_positions(len(dataset), info)
         stats = predict_shard(
-            dataset, dataset_dir, positions, info, model.generate, plan.model.batch_size
+            dataset,
+            dataset_dir,
+            positions,
+            info,
+            model,
+            plan.model.batch_size,
+            plan.model.max_new_tokens,
         )
         log(
             info,
-            f"{dataset.name}: predicted {stats['predicted']}, resumed {stats['resumed']}, "
-            f"{stats['wall_s']} s",
+            f"{dataset.name}: predicted {stats.predicted}, resumed {stats.resumed}, "
+            f"{stats.errors} item error(s), batch size {stats.batch_size}, {stats.wall_s} s",
         )
         distributed.barrier()
         if info.is_main:
@@ -121,6 +126,7 @@ def run(plan: Plan, info: distributed.RankInfo) -> None:
                 "md5": dataset.md5,
                 "kind": dataset.kind,
                 "n": len(dataset),
+                "batch_size_used_rank0": stats.batch_size,
             }
             wall[dataset.name] = round(time.perf_counter() - t0, 3)
             log(

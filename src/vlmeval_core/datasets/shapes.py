@@ -148,10 +148,12 @@ def _yorn_question(category: str, claim: str) -> str:
     return f"Are there {claim} shapes in the image?"
 
 
-def make_item(kind: str, category: str, rng: _Rng) -> tuple[Image.Image, dict[str, str]]:
+def make_item(
+    kind: str, category: str, rng: _Rng, size: int = IMAGE_SIZE
+) -> tuple[Image.Image, dict[str, str]]:
     """One item of ``kind`` ('mcq', 'yorn', 'vqa') about ``category``: its image and TSV fields."""
     scene = _scene(category, rng)
-    image = render(scene, rng)
+    image = render(scene, rng, size)
     truth, choices = _truth(scene)
     if kind == "mcq":
         wrong = rng.shuffled([c for c in choices if c != truth])[:3]
@@ -182,14 +184,16 @@ def encode_png(image: Image.Image) -> str:
     return base64.b64encode(buffer.getvalue()).decode("ascii")
 
 
-def generate(name: str, seed: int = 0, n: int = ITEMS_PER_DATASET) -> pd.DataFrame:
+def generate(
+    name: str, seed: int = 0, n: int = ITEMS_PER_DATASET, image_size: int = IMAGE_SIZE
+) -> pd.DataFrame:
     """The rows of Shapes dataset ``name`` for ``seed``: categories interleaved, index 0..n-1."""
     kind = KIND_OF[name]
     rng = _Rng(seed * 1000 + _STREAM_OF[kind])
     rows = []
     for index in range(n):
         category = CATEGORIES[index % len(CATEGORIES)]
-        image, fields = make_item(kind, category, rng)
+        image, fields = make_item(kind, category, rng, image_size)
         rows.append({"index": index, "image": encode_png(image), **fields})
     columns = ["index", "image", "question"]
     columns += ["A", "B", "C", "D"] if kind == "mcq" else []

@@ -80,6 +80,24 @@ class Dataset:
             raise ItemImageError(f"{self.path.name}: index {index}: {exc}") from None
         raise ItemImageError(f"{self.path.name}: index {index}: the row has no image")
 
+    def image_sizes(self, position: int) -> list[tuple[int, int]]:
+        """(width, height) of the row's images from their headers only; [] if unreadable."""
+        try:
+            row = self.frame.iloc[position]
+            if "image" in self.frame.columns and isinstance(row["image"], str) and row["image"]:
+                sources = [
+                    io.BytesIO(base64.b64decode(v)) for v in self._image_values(row["image"])
+                ]
+            else:
+                sources = [self._safe_path(p) for p in _as_list(str(row["image_path"]))]
+            sizes = []
+            for source in sources:
+                with Image.open(source) as image:
+                    sizes.append(image.size)
+            return sizes
+        except (ItemImageError, binascii.Error, ValueError, OSError, KeyError):
+            return []
+
     def _image_values(self, value: str) -> list[str]:
         if len(value) <= IMAGE_REF_MAX_LEN:
             target = self._by_index.get(value)

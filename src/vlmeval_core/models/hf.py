@@ -8,9 +8,11 @@ attention; only the newly generated tokens are decoded.
 
 from __future__ import annotations
 
+import importlib.util
 import inspect
 import os
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import torch
@@ -29,6 +31,15 @@ def resolve_dtype(name: str, device: str) -> torch.dtype:
     if name == "auto":
         return torch.bfloat16 if device == "cuda" else torch.float32
     return DTYPES[name]
+
+
+@dataclass(frozen=True)
+class Generation:
+    """The answers to one batch and the tokens it took."""
+
+    texts: list[str]
+    prompt_tokens: int
+    generated_tokens: int
 
 
 class VisionLanguageModel:
@@ -62,16 +73,10 @@ class VisionLanguageModel:
                 "the directory needs a full processor (image processor + tokenizer)"
             )
         tokenizer.padding_side = "left"  # not saved with the tokenizer; generation needs it
-        load_kwargs: dict[str, Any] = {"dtype": self.dtype, "attn_implementation": "sdpa", **common}
+        load_kwargs: dict[str, Any] = {"dtype": self.dtype, **common}
         if device == "cuda" and spec.gpus_per_model > 1:
             load_kwargs["device_map"] = "auto"
-        try:
-            with world_size_unset():
-                model = AutoModelForImageTextToText.from_pretrained(spec.path, **load_kwargs)
-        except (torch.OutOfMemoryError, RuntimeError) as exc:
-            raise RuntimeFailure(f"model {spec.path!r} could not be loaded: {exc}") from exc
-        except Exception as exc:
-            raise _load_error(spec, "model", exc) from exc
+        model = self._load_model(AutoModelForImageTextToText, load_kwargs)
         if "device_map" not in load_kwargs:
             model = model.to(self.device)
         self.model = model.eval()
@@ -86,8 +91,32 @@ class VisionLanguageModel:
         if self.pad_token_id is None:
             self.pad_token_id = tokenizer.eos_token_id
 
+    def _load_model(self, auto_class: Any, load_kwargs: dict[str, Any]) -> Any:
+        """Load with the fastest attention the model supports: flash-attention 2, then sdpa."""
+        candidates = attention_candidates(self.device.type, self.dtype)
+        for attention in candidates:
+            try:
+                with world_size_unset():
+                    return auto_class.from_pretrained(
+                        self.spec.path, attn_implementation=attention, **load_kwargs
+                    )
+            except ValueError as exc:
+                if attention != candidates[-1] and "attn" in str(exc).lower():
+                    continue  # this architecture does not support it: try the next
+                raise _load_error(self.spec, "model", exc) from exc
+            except (torch.OutOfMemoryError, RuntimeError) as exc:
+                raise RuntimeFailure(
+                    f"model {self.spec.path!r} could not be loaded: {exc}"
+                ) from exc
+            except Exception as exc:
+                raise _load_error(self.spec, "model", exc) from exc
+        raise AssertionError("unreachable: the last candidate returns or raises")
+
     def encode(self, batch: Sequence[tuple[Sequence[Image.Image], str]]) -> Any:
-        """The processor's tensors for a batch, left-padded, on the model's device."""
+        """The processor's tensors for a batch, left-padded, on the CPU (pinned for a GPU).
+
+        Safe to call from a background thread while the model generates.
+        """
         conversations = [chat_message(list(images), text) for images, text in batch]
         inputs = self.processor.apply_chat_template(
             conversations,
@@ -96,15 +125,17 @@ class VisionLanguageModel:
             return_dict=True,
             return_tensors="pt",
             **self._padding,
-        )
-        return inputs.to(self.model.device).to(self.dtype)
+        ).to(self.dtype)  # floating tensors only
+        if self.device.type == "cuda":
+            for key, value in inputs.items():
+                if isinstance(value, torch.Tensor):
+                    inputs[key] = value.pin_memory()
+        return inputs
 
     @torch.inference_mode()
-    def generate(
-        self, batch: Sequence[tuple[Sequence[Image.Image], str]], max_new_tokens: int
-    ) -> list[str]:
-        """Greedy answers for ``batch``, one string per item, without the prompt."""
-        inputs = self.encode(batch)
+    def generate_encoded(self, inputs: Any, max_new_tokens: int, **extra: Any) -> Generation:
+        """Greedy answers for encoded ``inputs``; ``extra`` goes to ``generate`` as is."""
+        inputs = inputs.to(self.model.device, non_blocking=True)
         output = self.model.generate(
             **inputs,
             max_new_tokens=max_new_tokens,
@@ -113,10 +144,31 @@ class VisionLanguageModel:
             top_p=None,
             top_k=None,
             pad_token_id=self.pad_token_id,
+            **extra,
         )
         new_tokens = output[:, inputs["input_ids"].shape[1] :]
         texts = self.processor.batch_decode(new_tokens, skip_special_tokens=True)
-        return [t.strip() for t in texts]
+        return Generation(
+            texts=[t.strip() for t in texts],
+            prompt_tokens=int(inputs["attention_mask"].sum()),
+            generated_tokens=int((new_tokens != self.pad_token_id).sum()),
+        )
+
+    def generate(
+        self, batch: Sequence[tuple[Sequence[Image.Image], str]], max_new_tokens: int
+    ) -> list[str]:
+        """Greedy answers for ``batch``, one string per item, without the prompt."""
+        return self.generate_encoded(self.encode(batch), max_new_tokens).texts
+
+
+def attention_candidates(device: str, dtype: torch.dtype) -> list[str]:
+    """flash-attention 2 first when it is installed and can run here, then sdpa."""
+    flash = (
+        device == "cuda"
+        and dtype in (torch.bfloat16, torch.float16)
+        and importlib.util.find_spec("flash_attn") is not None
+    )
+    return ["flash_attention_2", "sdpa"] if flash else ["sdpa"]
 
 
 def _load_error(spec: ModelSpec, part: str, exc: Exception) -> Exception:

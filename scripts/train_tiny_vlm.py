@@ -178,7 +178,7 @@ def validate(model, processor, n: int = 120) -> dict[str, float]:
         rng = shapes._Rng(1_000 + KINDS.index(kind))
         items = [sample(kind, rng) for _ in range(n)]
         inputs = encode(processor, items, train=False)
-        out = model.generate(**inputs, max_new_tokens=4, do_sample=False)
+        out = model.generate(**inputs, max_new_tokens=8, do_sample=False)
         answers = processor.batch_decode(
             out[:, inputs["input_ids"].shape[1] :], skip_special_tokens=True
         )

@@ -1,15 +1,20 @@
 """Build and train ``tiny-vlm``, the bundled Qwen2-VL-architecture model, on the Shapes tasks.
 
-Run by hand, once, on the CPU (about 10 minutes on 2 cores):
+Run by hand, never in CI. The committed weights came from two stages on a
+2-core CPU (about 20 + 12 minutes, sharing the cores with other jobs):
 
-    .venv/bin/python scripts/train_tiny_vlm.py            # writes src/vlmeval_core/assets/tiny-vlm
+    .venv/bin/python scripts/train_tiny_vlm.py --out /tmp/tiny-stage1
+    .venv/bin/python scripts/train_tiny_vlm.py --resume /tmp/tiny-stage1 --seed 1 \
+        --lr 1e-3 --steps 4000                # writes src/vlmeval_core/assets/tiny-vlm
 
-It trains a byte-level BPE tokenizer on the Shapes prompts, builds a ~0.9M
-parameter Qwen2-VL, trains it on freshly generated Shapes items (seeds from
-10_000 up; the benchmark uses seed 0, validation here uses seed 1) with the
-exact prompts and chat template the evaluator uses, and saves tokenizer,
-processor and model with ``save_pretrained``, so the evaluator loads it
-through the same ``from_pretrained`` path as a hub model. Never run in CI.
+(the first stage reached yes/no and one-word answers; multiple choice learns
+last, in a jump, and needed the second). Their logs are in the model's
+``training.json``. The script trains a byte-level BPE tokenizer on the Shapes
+prompts, builds a ~0.8M parameter Qwen2-VL, trains it on freshly generated
+Shapes items (seeds 10_000 + --seed; the benchmark uses seed 0, validation here
+seed 1) with the exact prompts and chat template the evaluator uses, and saves
+tokenizer, processor and model with ``save_pretrained``, so the evaluator loads
+it through the same ``from_pretrained`` path as a hub model.
 """
 
 from __future__ import annotations

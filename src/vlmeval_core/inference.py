@@ -109,7 +109,7 @@ class ShardStats:
 
 
 class Answerer(Protocol):
-    """The model side of inference (``models.hf.VisionLanguageModel`` or the worker's lazy one)."""
+    """The model side of inference: what ``models.hf.VisionLanguageModel`` provides."""
 
     def encode(self, batch: Sequence[tuple[list[Any], str]]) -> Any: ...
 
@@ -245,10 +245,9 @@ def predict_shard(
     todo = by_length(dataset, [p for p in positions if indices[p] not in done])
     own = checkpoint_path(dataset_dir, info.rank)
     own.parent.mkdir(parents=True, exist_ok=True)
-    total = len(indices) if info.world_size > 1 else len(positions)
     already = sum(1 for i in indices if i in done)
     runner = BatchRunner(model() if todo else None, max_new_tokens, batch_size)
-    progress = Progress(dataset_dir, total, min(already, total), info.is_main, dataset.name)
+    progress = Progress(dataset_dir, len(indices), already, info.is_main, dataset.name)
     chunks = list(batches(todo, batch_size))
     try:
         with ThreadPoolExecutor(max_workers=1, thread_name_prefix="prefetch") as prefetcher:

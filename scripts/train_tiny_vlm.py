@@ -206,8 +206,12 @@ def main() -> None:
         help="stop early once every task's validation accuracy reaches this",
     )
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--resume", type=Path, default=None,
-                        help="continue from a saved tiny-vlm directory (its tokenizer included)")
+    parser.add_argument(
+        "--resume",
+        type=Path,
+        default=None,
+        help="continue from a saved tiny-vlm directory (its tokenizer included)",
+    )
     args = parser.parse_args()
 
     torch.manual_seed(args.seed)
@@ -252,19 +256,19 @@ def main() -> None:
     args.out.mkdir(parents=True, exist_ok=True)
     model.save_pretrained(args.out)
     processor.save_pretrained(args.out)
+    stage = {
+        "command": " ".join(["scripts/train_tiny_vlm.py", *sys.argv[1:]]),
+        "steps": step,
+        "batch_size": args.batch_size,
+        "lr": args.lr,
+        "seed": args.seed,
+        "wall_s": round(time.time() - started),
+        "history": history,
+    }
+    earlier = args.resume / "training.json" if args.resume else None
+    stages = json.loads(earlier.read_text())["stages"] if earlier and earlier.exists() else []
     (args.out / "training.json").write_text(
-        json.dumps(
-            {
-                "steps": step,
-                "batch_size": args.batch_size,
-                "lr": args.lr,
-                "seed": args.seed,
-                "wall_s": round(time.time() - started),
-                "history": history,
-            },
-            indent=2,
-        )
-        + "\n"
+        json.dumps({"stages": [*stages, stage]}, indent=1) + "\n"
     )
     reloaded = AutoModelForImageTextToText.from_pretrained(args.out)
     print("reloaded validation:", validate(reloaded, processor), flush=True)

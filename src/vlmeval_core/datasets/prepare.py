@@ -1,7 +1,9 @@
 """Put a plan's dataset on disk as a TSV and say where: rank 0 calls it, the others wait.
 
 A registered synthetic dataset is generated into the data dir (or, when that
-is read-only, into the run dir); a local TSV is used where it lies.
+is read-only, into the run dir); a registered download is fetched into the
+data dir and checked (:mod:`vlmeval_core.datasets.download`); a local TSV is
+used where it lies.
 """
 
 from __future__ import annotations
@@ -9,7 +11,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from vlmeval_core.datasets import shapes
+from vlmeval_core.datasets import download, shapes
 from vlmeval_core.datasets.registry import DATASETS, DatasetRef
 from vlmeval_core.errors import UsageError
 from vlmeval_core.files import write_atomic
@@ -34,6 +36,8 @@ def dataset_path(ref: DatasetRef, data_dir: Path, run_dir: Path, seed: int) -> P
             f"dataset {ref.name!r} is not registered; "
             "`vlmeval list datasets` shows the registered names"
         )
+    if entry.source == "download":
+        return download.local_path(entry, data_dir)
     return synthetic_dir(data_dir, run_dir) / shapes.tsv_name(entry.name, seed)
 
 
@@ -44,6 +48,9 @@ def prepare(ref: DatasetRef, data_dir: Path, run_dir: Path, seed: int) -> Path:
         if not path.is_file():
             raise UsageError(f"{path}: dataset file not found")
         return path
+    entry = DATASETS[ref.name]
+    if entry.source == "download":
+        return download.ensure_dataset(entry, data_dir).path
     fresh = shapes.tsv_text(ref.name, seed)
     if not path.is_file() or path.read_text(encoding="utf-8") != fresh:
         write_atomic(path, fresh)

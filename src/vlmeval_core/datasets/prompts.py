@@ -1,13 +1,26 @@
 """Prompts built the way VLMEvalKit builds them, so scores compare with published numbers.
 
-MCQ: ``Hint: …\\nQuestion: …\\nOptions:\\nA. …\\n…Please select the correct answer
-from the options above. \\n``; Y/N: the question plus `` Please answer yes or no.``;
-VQA: the question plus ``\\nAnswer the question using a single word or phrase.``.
-Images go before the text in the chat message, in order.
+A prompt style names how a row becomes text (:data:`STYLES`):
+
+* ``mcq``: ``Hint: …\\nQuestion: …\\nOptions:\\nA. …\\n…Please select the correct
+  answer from the options above. \\n`` (VLMEvalKit's ``ImageMCQDataset``);
+* ``mmmu``: the same text, with the images placed where the text says
+  ``<image k>`` (VLMEvalKit's ``MMMUDataset.split_MMMU``);
+* ``yorn``: the question plus `` Please answer yes or no.`` (the Shapes and
+  local Y/N files);
+* ``question``: the question alone (VLMEvalKit's ``ImageBaseDataset``, which
+  MME, POPE, HallusionBench and OCRBench use: their questions carry their own
+  instructions);
+* ``vqa``: the question plus ``\\nAnswer the question using a single word or
+  phrase.`` (VLMEvalKit's ``ImageVQADataset``).
+
+A dataset's kind is its style unless the registry names another. In the chat
+message the images go before the text, in order, except for ``mmmu``.
 """
 
 from __future__ import annotations
 
+import re
 import string
 from collections.abc import Mapping
 from typing import Any
@@ -18,6 +31,17 @@ OPTION_LETTERS = tuple(string.ascii_uppercase)
 MCQ_INSTRUCTION = "Please select the correct answer from the options above. \n"
 YORN_SUFFIX = " Please answer yes or no."
 VQA_SUFFIX = "\nAnswer the question using a single word or phrase."
+STYLES = ("mcq", "mmmu", "yorn", "question", "vqa")
+_PLACEHOLDER = re.compile(r"<image (\d)>")
+
+
+class InterleavedPrompt(str):
+    """Prompt text whose ``<image k>`` placeholders say where image k goes (MMMU).
+
+    A plain ``str`` everywhere else; :func:`chat_message` interleaves it.
+    """
+
+    __slots__ = ()
 
 
 def _present(value: Any) -> bool:
@@ -30,8 +54,12 @@ def options_of(row: Mapping[str, Any]) -> dict[str, str]:
 
 
 def build_prompt(kind: str, row: Mapping[str, Any]) -> str:
-    """The text part of the prompt for one row of a dataset of ``kind``."""
+    """The text part of the prompt for one row, in prompt style ``kind`` (see :data:`STYLES`)."""
     question = str(row["question"])
+    if kind == "mmmu":
+        return InterleavedPrompt(build_prompt("mcq", row))
+    if kind == "question":
+        return question
     if kind == "mcq":
         prompt = ""
         if _present(row.get("hint")) and str(row["hint"]).strip():
@@ -46,11 +74,36 @@ def build_prompt(kind: str, row: Mapping[str, Any]) -> str:
         return question + YORN_SUFFIX
     if kind == "vqa":
         return question + VQA_SUFFIX
-    raise ValueError(f"unknown dataset kind {kind!r}")
+    raise ValueError(f"unknown prompt style {kind!r}; expected one of {', '.join(STYLES)}")
 
 
 def chat_message(images: list[Any], text: str) -> list[dict[str, Any]]:
-    """One user turn for a processor's chat template: every image first, then the text."""
+    """One user turn for a processor's chat template: every image first, then the text.
+
+    An :class:`InterleavedPrompt` is cut at each ``<image k>`` (k a single
+    digit, as VLMEvalKit reads it) and image k goes there; images no
+    placeholder names are left out, one named twice comes twice. Text with no
+    placeholder keeps the images-first order.
+    """
+    if isinstance(text, InterleavedPrompt):
+        interleaved = _interleave(images, str(text))
+        if interleaved is not None:
+            return [{"role": "user", "content": interleaved}]
     content: list[dict[str, Any]] = [{"type": "image", "image": image} for image in images]
-    content.append({"type": "text", "text": text})
+    content.append({"type": "text", "text": str(text)})
     return [{"role": "user", "content": content}]
+
+
+def _interleave(images: list[Any], text: str) -> list[dict[str, Any]] | None:
+    pieces = _PLACEHOLDER.split(text)
+    if len(pieces) == 1:
+        return None
+    content: list[dict[str, Any]] = [{"type": "text", "text": pieces[0]}]
+    for number, after in zip(pieces[1::2], pieces[2::2], strict=True):
+        position = int(number) - 1
+        if 0 <= position < len(images):
+            content.append({"type": "image", "image": images[position]})
+            content.append({"type": "text", "text": after})
+        else:  # no such image: the placeholder stays text
+            content[-1]["text"] += f"<image {number}>{after}"
+    return content

@@ -4,12 +4,23 @@ A dataset is either a registered name (:data:`DATASETS`) or a path to a local
 VLMEvalKit-format TSV, optionally with its kind after a colon
 (``my.tsv:vqa``); without one the kind is inferred from the columns when the
 file is loaded. Torch-free, so the launcher can check names before starting.
+
+Two sources: ``synthetic`` (the Shapes benchmarks, generated on demand) and
+``download`` (VLMEvalKit's published TSVs: the URL and md5 below are the ones
+VLMEvalKit's ``vlmeval/dataset/image_*.py`` declare, so a run here reads the
+very file a VLMEvalKit run reads). How a downloaded benchmark is prompted and
+scored is declared here too: ``prompt`` names a prompt style of
+:mod:`vlmeval_core.datasets.prompts`, ``metric`` a metric of
+:mod:`vlmeval_core.scoring` (``metric_options`` are its keyword arguments).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
+from urllib.parse import urlparse
 
 from vlmeval_core.errors import UsageError
 from vlmeval_core.names import find_name, suggest
@@ -17,16 +28,98 @@ from vlmeval_core.names import find_name, suggest
 KINDS = {"mcq": "MCQ", "yorn": "Y/N", "vqa": "VQA"}
 """Internal kind key -> the label VLMEvalKit users know."""
 
+SOURCES = ("synthetic", "download")
+
 
 @dataclass(frozen=True)
 class DatasetEntry:
-    """A registered benchmark. ``source`` says how its TSV comes to the data dir."""
+    """A registered benchmark.
+
+    ``source`` says how its TSV comes to the data dir. For ``download``:
+    ``url`` and ``md5`` as VLMEvalKit publishes them (``md5`` None where it
+    publishes none: the sha256 of the first download is then recorded beside
+    the file). ``prompt`` is a prompt style (None: the kind's own); ``metric``
+    a metric name of :mod:`vlmeval_core.scoring` with ``metric_options``.
+    ``text_index``: the file's ``index`` column holds text, not numbers (kept
+    as ``source_index``); ``skip_missing_images``: rows without an image are
+    left out, as VLMEvalKit's image datasets do; ``columns``: columns its
+    metric needs besides the usual ones (checked when the file is loaded).
+    """
 
     name: str
     kind: str
     metric: str
     source: str
     description: str = ""
+    url: str | None = None
+    md5: str | None = None
+    prompt: str | None = None
+    metric_options: Mapping[str, Any] = field(default_factory=dict)
+    text_index: bool = False
+    skip_missing_images: bool = False
+    columns: tuple[str, ...] = ()
+
+    @property
+    def file_name(self) -> str:
+        """The TSV's name in the data dir, VLMEvalKit's ``<name>.tsv``."""
+        return f"{self.name}.tsv"
+
+    @property
+    def legacy_file_name(self) -> str | None:
+        """The name older VLMEvalKit versions saved it under (the URL's last part)."""
+        if self.url is None:
+            return None
+        legacy = Path(urlparse(self.url).path).name
+        return legacy if legacy and legacy != self.file_name else None
+
+    @property
+    def prompt_style(self) -> str:
+        return self.prompt or self.kind
+
+
+_OPENCOMPASS = "https://opencompass.openxlab.space/utils"
+
+
+def _vlmevalkit(
+    name: str,
+    kind: str,
+    metric: str,
+    url: str,
+    md5: str | None,
+    description: str,
+    *,
+    prompt: str,
+    **details: Any,
+) -> DatasetEntry:
+    return DatasetEntry(
+        name,
+        kind,
+        metric,
+        "download",
+        description,
+        url=url,
+        md5=md5,
+        prompt=prompt,
+        skip_missing_images=True,
+        **details,
+    )
+
+
+def _mcq(name: str, url: str, md5: str | None, description: str, **details: Any) -> DatasetEntry:
+    details.setdefault("metric", "accuracy")
+    details.setdefault("prompt", "mcq")
+    metric = details.pop("metric")
+    return _vlmevalkit(name, "mcq", metric, url, md5, description, **details)
+
+
+def _mmbench(name: str, md5: str, description: str) -> DatasetEntry:
+    return _mcq(
+        name,
+        f"{_OPENCOMPASS}/benchmarks/MMBench/{name}.tsv",
+        md5,
+        description,
+        metric="circular_accuracy",
+    )
 
 
 DATASETS: dict[str, DatasetEntry] = {
@@ -52,6 +145,146 @@ DATASETS: dict[str, DatasetEntry] = {
             "exact_match",
             "synthetic",
             "rendered shapes: colour, shape and count, one word",
+        ),
+        # ------------------------------------------------ multiple choice
+        _mmbench("MMBench_DEV_EN", "b6caf1133a01c6bb705cf753bb527ed8", "MMBench v1.0 dev, English"),
+        _mmbench("MMBench_DEV_CN", "08b8fc3324a5ed74155350f57be69fbd", "MMBench v1.0 dev, Chinese"),
+        _mmbench(
+            "MMBench_DEV_EN_V11", "30c05be8f2f347a50be25aa067248184", "MMBench v1.1 dev, English"
+        ),
+        _mmbench(
+            "MMBench_DEV_CN_V11", "593f9b5f6bea453d870a798b34ae4f37", "MMBench v1.1 dev, Chinese"
+        ),
+        _mcq(
+            "MMStar",
+            f"{_OPENCOMPASS}/VLMEval/MMStar.tsv",
+            "e1ecd2140806c1b1bbf54b43372efb9e",
+            "vision-indispensable multiple choice, 6 abilities",
+        ),
+        _mcq(
+            "SEEDBench_IMG",
+            f"{_OPENCOMPASS}/benchmarks/SEEDBench/SEEDBench_IMG.tsv",
+            "68017231464752261a2526d6ca3a10c0",
+            "SEED-Bench image questions, 9 dimensions",
+        ),
+        _mcq(
+            "AI2D_TEST",
+            f"{_OPENCOMPASS}/VLMEval/AI2D_TEST.tsv",
+            "0f593e0d1c7df9a3d69bf1f947e71975",
+            "AI2 science diagrams, test split",
+        ),
+        _mcq(
+            "ScienceQA_VAL",
+            f"{_OPENCOMPASS}/benchmarks/ScienceQA/ScienceQA_VAL.tsv",
+            "96320d05e142e585e7204e72affd29f3",
+            "ScienceQA image questions, validation split",
+        ),
+        _mcq(
+            "ScienceQA_TEST",
+            f"{_OPENCOMPASS}/benchmarks/ScienceQA/ScienceQA_TEST.tsv",
+            "e42e9e00f9c59a80d8a5db35bc32b71f",
+            "ScienceQA image questions, test split",
+        ),
+        _mcq(
+            "RealWorldQA",
+            f"{_OPENCOMPASS}/VLMEval/RealWorldQA.tsv",
+            "4de008f55dc4fd008ca9e15321dc44b7",
+            "real-world spatial understanding (xAI)",
+        ),
+        _mcq(
+            "MMMU_DEV_VAL",
+            f"{_OPENCOMPASS}/VLMEval/MMMU_DEV_VAL.tsv",
+            "585e8ad75e73f75dcad265dfd0417d64",
+            "college-level multi-discipline, dev + validation; scored on validation",
+            metric="mmmu_accuracy",
+            prompt="mmmu",
+            metric_options={"primary_split": "validation"},
+        ),
+        _mcq(
+            "A-OKVQA",
+            "https://huggingface.co/datasets/Allen8/A-OKVQA/resolve/main/a-okvqa.tsv",
+            None,
+            "outside-knowledge VQA, multiple-choice form",
+        ),
+        # ------------------------------------------------ yes / no
+        _vlmevalkit(
+            "MME",
+            "yorn",
+            "mme_score",
+            f"{_OPENCOMPASS}/VLMEval/MME.tsv",
+            "b36b43c3f09801f5d368627fb92187c3",
+            "perception + cognition, 14 subtasks, acc and acc+ per image",
+            prompt="question",
+            columns=("category", "image_path"),
+        ),
+        _vlmevalkit(
+            "POPE",
+            "yorn",
+            "pope_f1",
+            f"{_OPENCOMPASS}/VLMEval/POPE.tsv",
+            "c12f5acb142f2ef1f85a26ba2fbe41d5",
+            "object hallucination: random / popular / adversarial",
+            prompt="question",
+        ),
+        _vlmevalkit(
+            "HallusionBench",
+            "yorn",
+            "hallusion_accuracy",
+            f"{_OPENCOMPASS}/VLMEval/HallusionBench.tsv",
+            "0c23ac0dc9ef46832d7a24504f2a0c7c",
+            "language hallucination and visual illusion: aAcc, fAcc, qAcc",
+            prompt="question",
+            text_index=True,
+        ),
+        # ------------------------------------------------ open answers
+        _vlmevalkit(
+            "TextVQA_VAL",
+            "vqa",
+            "vqa_score",
+            f"{_OPENCOMPASS}/VLMEval/TextVQA_VAL.tsv",
+            "b233b31f551bbf4056f2f955da3a92cd",
+            "reading text in natural images, 10 human answers",
+            prompt="vqa",
+        ),
+        _vlmevalkit(
+            "DocVQA_VAL",
+            "vqa",
+            "anls",
+            f"{_OPENCOMPASS}/VLMEval/DocVQA_VAL.tsv",
+            "d5ee77e1926ff10690d469c56b73eabf",
+            "document images, validation split",
+            prompt="vqa",
+            metric_options={"threshold": 0.5},
+        ),
+        _vlmevalkit(
+            "InfoVQA_VAL",
+            "vqa",
+            "anls",
+            f"{_OPENCOMPASS}/VLMEval/InfoVQA_VAL.tsv",
+            "2342e9c225222f0ef4dec545ebb126fe",
+            "infographics, validation split",
+            prompt="vqa",
+            metric_options={"threshold": 0.5},
+        ),
+        _vlmevalkit(
+            "ChartQA_TEST",
+            "vqa",
+            "relaxed_accuracy",
+            f"{_OPENCOMPASS}/VLMEval/ChartQA_TEST.tsv",
+            "c902e0aa9be5582a7aad6dcf52734b42",
+            "charts, test split; numbers within 5%",
+            prompt="vqa",
+            metric_options={"tolerance": 0.05},
+        ),
+        _vlmevalkit(
+            "OCRBench",
+            "vqa",
+            "ocrbench_score",
+            f"{_OPENCOMPASS}/VLMEval/OCRBench.tsv",
+            "e953d98a987cc6e26ef717b61260b778",
+            "OCR abilities, 1000 questions, score out of 1000",
+            prompt="question",
+            columns=("category",),
         ),
     ]
 }
@@ -91,3 +324,14 @@ def resolve_dataset(spec: str) -> DatasetRef:
         f"--data {spec!r} is not a registered dataset or a .tsv file{suggest(spec, DATASETS)}; "
         "`vlmeval list datasets` shows the registered names"
     )
+
+
+def registered_entry(spec: str) -> DatasetEntry:
+    """The registry entry named ``spec`` (any case); UsageError with the closest names if none."""
+    registered = find_name(spec, DATASETS)
+    if registered is None:
+        raise UsageError(
+            f"{spec!r} is not a registered dataset{suggest(spec, DATASETS)}; "
+            "`vlmeval list datasets` shows the registered names"
+        )
+    return DATASETS[registered]

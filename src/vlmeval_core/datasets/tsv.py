@@ -6,22 +6,30 @@ index reuses that row's image; a JSON list string holds several images) or
 ``hint``, options ``A``…``Z``, ``answer``, optional ``category``,
 ``l2-category``, ``split``. The kind comes from the registry, a ``:kind``
 suffix, or the columns: options → MCQ; every answer yes/no → Y/N; else VQA.
+
+A file loaded under a registered dataset's name gets that entry's handling,
+as VLMEvalKit gives it by name: its prompt style and metric, rows without an
+image left out, and (HallusionBench) a text ``index`` kept as
+``source_index`` while ``index`` becomes the row number.
 """
 
 from __future__ import annotations
 
+import ast
 import base64
 import binascii
 import hashlib
 import io
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 from PIL import Image
 
 from vlmeval_core.datasets.prompts import OPTION_LETTERS, build_prompt
+from vlmeval_core.datasets.registry import DATASETS
 from vlmeval_core.errors import UsageError
 
 REQUIRED = ("index", "question", "answer")
@@ -60,12 +68,15 @@ class Dataset:
     path: Path
     frame: pd.DataFrame
     md5: str
+    prompt_style: str | None = None
+    metric: str | None = None
+    metric_options: dict[str, Any] = field(default_factory=dict)
 
     def __len__(self) -> int:
         return len(self.frame)
 
     def prompt(self, position: int) -> str:
-        return build_prompt(self.kind, self.frame.iloc[position].to_dict())
+        return build_prompt(self.prompt_style or self.kind, self.frame.iloc[position].to_dict())
 
     def images(self, position: int) -> list[Image.Image]:
         """Decode the images of the row at ``position``; ItemImageError names the item."""
@@ -122,9 +133,10 @@ class Dataset:
         cached = getattr(self, "_image_by_index", None)
         if cached is None:
             frame = self.frame
+            keys = frame["source_index"] if "source_index" in frame.columns else frame["index"]
             cached = {
                 str(i): img
-                for i, img in zip(frame["index"], frame["image"], strict=True)
+                for i, img in zip(keys, frame["image"], strict=True)
                 if isinstance(img, str) and len(img) > IMAGE_REF_MAX_LEN
             }
             self._image_by_index = cached
@@ -132,15 +144,19 @@ class Dataset:
 
 
 def _as_list(value: str) -> list[str]:
+    """One image, or a list: JSON, or a Python literal as VLMEvalKit writes (``['…', '…']``)."""
     text = value.strip()
     if text.startswith("["):
         try:
             items = json.loads(text)
         except json.JSONDecodeError:
-            raise ItemImageError("image list is not valid JSON") from None
+            try:
+                items = ast.literal_eval(text)
+            except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
+                raise ItemImageError("image list is neither JSON nor a Python list") from None
         if isinstance(items, list) and all(isinstance(i, str) for i in items):
             return items
-        raise ItemImageError("image list must be a JSON list of strings")
+        raise ItemImageError("image list must be a list of strings")
     return [text]
 
 
@@ -183,7 +199,19 @@ def load_tsv(path: str | Path, name: str | None = None, kind: str | None = None)
         )
     if "image" not in frame.columns and "image_path" not in frame.columns:
         raise UsageError(f"{path}: missing column 'image' (base64) or 'image_path'")
+    entry = DATASETS.get(name) if name is not None else None
+    needed = [c for c in (entry.columns if entry is not None else ()) if c not in frame.columns]
+    if needed:
+        raise UsageError(
+            f"{path}: {name} is scored with column(s) {', '.join(needed)}, which the file "
+            f"lacks; found {', '.join(map(str, frame.columns))}"
+        )
+    if entry is not None and entry.skip_missing_images and "image" in frame.columns:
+        frame = frame[frame["image"].notna()].reset_index(drop=True)
     bad = frame["index"].isna() | ~frame["index"].fillna("").str.fullmatch(r"-?\d+")
+    if entry is not None and entry.text_index and bad.any():
+        frame = _number_text_index(path, frame)
+        bad = frame["index"].isna()
     if bad.any():
         row = int(bad.to_numpy().nonzero()[0][0])
         raise UsageError(
@@ -202,5 +230,25 @@ def load_tsv(path: str | Path, name: str | None = None, kind: str | None = None)
     if resolved_kind == "mcq" and not any(c in frame.columns for c in OPTION_LETTERS):
         raise UsageError(f"{path}: a multiple-choice dataset needs option columns A, B, …")
     return Dataset(
-        name or path.stem, resolved_kind, path, frame.reset_index(drop=True), file_md5(path)
+        name or path.stem,
+        resolved_kind,
+        path,
+        frame.reset_index(drop=True),
+        file_md5(path),
+        prompt_style=entry.prompt if entry is not None else None,
+        metric=entry.metric if entry is not None else None,
+        metric_options=dict(entry.metric_options) if entry is not None else {},
     )
+
+
+def _number_text_index(path: Path, frame: pd.DataFrame) -> pd.DataFrame:
+    """A text ``index`` (HallusionBench's ``VD_chart_1_0_0_0``) moves to ``source_index``;
+    ``index`` becomes the row number, which checkpoints and merging key on."""
+    source = frame["index"]
+    if source.isna().any():
+        row = int(source.isna().to_numpy().nonzero()[0][0])
+        raise UsageError(f"{path}: row {row + 2}: empty index")
+    frame = frame.copy()
+    frame.insert(1, "source_index", source.astype(str))
+    frame["index"] = [str(i) for i in range(len(frame))]
+    return frame

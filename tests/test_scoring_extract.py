@@ -41,6 +41,19 @@ OPTIONS = {"A": "a cat", "B": "a dog", "C": "a red bird", "D": "two fish"}
         # nothing at all
         ("", None),
         ("I cannot tell.", None),
+        # more free text from real models
+        ("**Answer:** (D) two fish", "D"),
+        ("Option D: two fish", "D"),
+        ("The answer is\nB", "B"),
+        ("It is C, a red bird", "C"),
+        ("I would say it's a red bird.", "C"),
+        ("the answer is c", None),  # lower case, and no option's text
+        ("Answer: b", None),
+        ("(a) a cat", "A"),  # "a" is no letter token, but "a cat" is option A's text
+        ("A dog.", "A"),  # the article "A" is a letter token: VLMEvalKit reads A, not B
+        ("B and C are both wrong; A", None),  # three letters, no option text
+        ("E", None),  # not one of the item's letters
+        ("None of the above", None),
     ],
 )
 def test_extract_option(text: str, expected: str | None) -> None:

@@ -8,6 +8,11 @@ Layout (ARCHITECTURE.md, "The output volume")::
     <run_dir>/<dataset>/<stem>.xlsx            the item table (VLMEvalKit's prediction file)
     <run_dir>/<dataset>/<stem>_acc.csv         ScoreResult.table (VLMEvalKit's _acc.csv)
 
+The table file takes VLMEvalKit's name for the benchmark:
+``<stem><ScoreResult.table_suffix>`` with ``.csv`` for a frame, ``.json`` for a
+dict (``_score.csv`` for MME, POPE and HallusionBench, ``_score.json`` for
+OCRBench, ``_acc.csv`` otherwise).
+
 ``<stem>`` is VLMEvalKit's ``<model>_<dataset>``, with each name made
 file-safe by :func:`vlmeval_core.plan.slug` (the rule that names the model's
 directory): a hub id ``org/name`` becomes ``org__name``, any other run of
@@ -38,12 +43,16 @@ import pandas as pd
 
 from vlmeval_core.files import write_atomic, write_atomic_with, write_json
 from vlmeval_core.plan import slug
+from vlmeval_core.scoring import POINT_METRICS
 from vlmeval_core.scoring.common import ScoreResult, as_text, is_missing
 
 log = logging.getLogger(__name__)
 
 ITEM_GROUP_COLUMNS = ("category", "l2-category", "split")
 """Columns copied into predictions.jsonl when the dataset has them."""
+
+ITEM_EXTRA_COLUMNS = ("source_index", "score", "circular_hit")
+"""Also copied when present: a text index (HallusionBench), partial credit, circular outcome."""
 
 SCORED_COLUMNS = ("prediction", "parsed", "correct", "error")
 DROPPED_COLUMNS = ("image",)
@@ -67,7 +76,7 @@ def result_stem(model_name: str, dataset_name: str) -> str:
 def write_dataset_results(
     run_dir: Path, model_name: str, dataset_name: str, result: ScoreResult
 ) -> None:
-    """Write predictions.jsonl, the xlsx, the _acc.csv and scores.json of one dataset.
+    """Write predictions.jsonl, the xlsx, the score table and scores.json of one dataset.
 
     scores.json is written last, so its presence means the other three are the
     same scoring's.
@@ -89,15 +98,18 @@ def write_dataset_results(
         binary=True,
     )
     table = result.table
-    write_atomic_with(
-        out / f"{stem}_acc.csv",
-        lambda handle: table.to_csv(handle, index=False, quoting=csv.QUOTE_ALL),
-    )
+    if isinstance(table, pd.DataFrame):
+        write_atomic_with(
+            out / f"{stem}{result.table_suffix}.csv",
+            lambda handle: table.to_csv(handle, index=False, quoting=csv.QUOTE_ALL),
+        )
+    else:
+        write_json(out / f"{stem}{result.table_suffix}.json", _plain(table))
     write_json(out / "scores.json", _plain(result.scores))
 
 
 def _records(items: pd.DataFrame) -> list[dict[str, Any]]:
-    groups = [c for c in ITEM_GROUP_COLUMNS if c in items.columns]
+    groups = [c for c in (*ITEM_GROUP_COLUMNS, *ITEM_EXTRA_COLUMNS) if c in items.columns]
     has_error = "error" in items.columns
     records = []
     for row in items.to_dict("records"):
@@ -177,7 +189,11 @@ def write_summary(
 
 
 def summary_markdown(summary: Mapping[str, Any]) -> str:
-    """The Markdown page of a summary: a heading, then dataset | metric | score | n | unparsed."""
+    """The Markdown page of a summary: a heading, then dataset | metric | score | n | unparsed.
+
+    The score is a percentage, or points out of the full benchmark's maximum
+    for the point-counting metrics (MME, OCRBench).
+    """
     lines = [
         f"# {_md(summary['model'])} — {_md(summary['run'])}",
         "",
@@ -186,7 +202,12 @@ def summary_markdown(summary: Mapping[str, Any]) -> str:
     ]
     for name, row in summary["datasets"].items():
         overall = row.get("overall")
-        score = f"{overall * 100:.1f}%" if isinstance(overall, int | float) else "—"
+        if not isinstance(overall, int | float):
+            score = "—"
+        elif row.get("metric") in POINT_METRICS:
+            score = f"{overall:.1f} / {POINT_METRICS[row['metric']]}"
+        else:
+            score = f"{overall * 100:.1f}%"
         cells = [name, row.get("metric"), score, row.get("n"), row.get("unparsed")]
         lines.append("| " + " | ".join(_md(c) for c in cells) + " |")
     return "\n".join(lines) + "\n"

@@ -69,9 +69,13 @@ def load_dataset(plan: Plan, info: distributed.RankInfo, index: int) -> Dataset:
 
 
 def merge_and_score(plan: Plan, dataset: Dataset, dataset_dir: Path) -> dict[str, Any]:
-    """Rank 0: join every rank's predictions to the rows by index, score, write the results."""
+    """Rank 0: join every rank's predictions to the rows by index, score, write the results.
+
+    A registered benchmark is scored with its metric (VLMEvalKit's rule for it),
+    anything else by its kind.
+    """
     from vlmeval_core.report import write_dataset_results
-    from vlmeval_core.scoring import score
+    from vlmeval_core.scoring import score_dataset
 
     done = read_checkpoints(dataset_dir)
     frame = dataset.frame.drop(columns=[c for c in ("image",) if c in dataset.frame.columns])
@@ -85,7 +89,7 @@ def merge_and_score(plan: Plan, dataset: Dataset, dataset_dir: Path) -> dict[str
         prediction=[done[i].get("prediction", "") for i in frame["index"]],
         error=[done[i].get("error") for i in frame["index"]],
     )
-    result = score(dataset.kind, frame)
+    result = score_dataset(dataset.kind, frame, dataset.metric, dataset.metric_options)
     write_dataset_results(plan.run_dir, plan.model.name, dataset.name, result)
     return result.scores
 

@@ -33,15 +33,19 @@ class ScoreResult:
     """A scored dataset.
 
     ``items``: the input rows sorted by ``index``, plus ``parsed`` (what was read
-    from the prediction, None when nothing could be) and ``correct`` (bool).
-    ``scores``: JSON-safe summary (metric, overall, n, unparsed, errors,
-    by_category, by_split, ...). ``table``: the table VLMEvalKit writes as
-    ``<model>_<dataset>_acc.csv`` for this kind of dataset.
+    from the prediction, None when nothing could be) and ``correct`` (bool;
+    metrics with partial credit add a float ``score`` per item and count an
+    item as correct at full credit). ``scores``: JSON-safe summary (metric,
+    overall, n, unparsed, errors, and what the metric adds). ``table``: what
+    VLMEvalKit writes for this benchmark, as ``<model>_<dataset><table_suffix>``
+    with ``.csv`` for a frame and ``.json`` for a dict (OCRBench's
+    ``_score.json``).
     """
 
     items: pd.DataFrame
     scores: dict[str, Any]
-    table: pd.DataFrame
+    table: pd.DataFrame | dict[str, Any]
+    table_suffix: str = "_acc"
 
 
 def is_missing(value: Any) -> bool:

@@ -1,0 +1,96 @@
+"""HallusionBench: question accuracy (aAcc), figure accuracy (fAcc), question-pair accuracy (qAcc).
+
+HallusionBench's index reads ``<category>_<subcategory>_<visual input>_<set>_<figure>_<question>``
+(parts 3, 4 and 5 after splitting on ``_`` are the set, figure and question
+ids; the loader keeps it as ``source_index``). As in VLMEvalKit's
+``Hallusion_rating``: ``aAcc`` is the share of right answers; ``fAcc`` the
+share of figures (``l2-category``, set, figure) whose questions are all
+right; ``qAcc`` the share of questions (``l2-category``, set, question) right
+on every figure they are asked about.
+
+The table is VLMEvalKit's ``<model>_HallusionBench_score.csv``: columns
+``split``, ``aAcc``, ``fAcc``, ``qAcc`` in percent; the row ``Overall``, then
+one per ``category`` and one per ``l2-category`` (each sorted). ``scores``:
+``aAcc``, ``fAcc``, ``qAcc`` in [0, 1] and ``overall``, their mean (the
+figure leaderboards quote for HallusionBench), plus ``by_category`` and
+``by_l2_category`` (``{name: {aAcc, fAcc, qAcc}}``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import pandas as pd
+
+from vlmeval_core.errors import UsageError
+from vlmeval_core.scoring.common import ScoreResult, accuracy, as_text, group_keys, sorted_groups
+from vlmeval_core.scoring.yorn import score_yorn
+
+METRIC = "hallusion_accuracy"
+
+
+def _ids(items: pd.DataFrame) -> list[list[str]]:
+    column = "source_index" if "source_index" in items.columns else "index"
+    ids = []
+    for value in items[column]:
+        parts = as_text(value).split("_")
+        if len(parts) < 6:
+            raise UsageError(
+                f"HallusionBench index {as_text(value)!r} does not read "
+                "<category>_<subcategory>_<visual input>_<set>_<figure>_<question>"
+            )
+        ids.append(parts)
+    return ids
+
+
+def _rates(rows: Sequence[tuple[str, list[str], bool]]) -> dict[str, float]:
+    figures: dict[tuple[str, str, str], list[bool]] = {}
+    questions: dict[tuple[str, str, str], list[bool]] = {}
+    for l2, parts, correct in rows:
+        figures.setdefault((l2, parts[3], parts[4]), []).append(correct)
+        questions.setdefault((l2, parts[3], parts[5]), []).append(correct)
+    return {
+        "aAcc": accuracy(c for _, _, c in rows),
+        "fAcc": accuracy(all(v) for v in figures.values()),
+        "qAcc": accuracy(all(v) for v in questions.values()),
+    }
+
+
+def score_hallusion(frame: pd.DataFrame) -> ScoreResult:
+    """Score HallusionBench predictions; see the module docstring."""
+    result = score_yorn(frame)
+    items = result.items
+    l2 = [as_text(v) for v in items["l2-category"]] if "l2-category" in items else [""] * len(items)
+    rows = list(zip(l2, _ids(items), (bool(c) for c in items["correct"]), strict=True))
+
+    overall = _rates(rows)
+    by_group: dict[str, dict[str, dict[str, float]]] = {}
+    names, values = ["Overall"], [overall]
+    for column in ("category", "l2-category"):
+        if column not in items.columns:
+            continue
+        keys = group_keys(items, column)
+        rates = {
+            g: _rates([r for k, r in zip(keys, rows, strict=True) if k == g])
+            for g in sorted_groups(keys)
+        }
+        by_group["by_" + column.replace("-", "_")] = rates
+        names += list(rates)
+        values += list(rates.values())
+    table = pd.DataFrame(
+        {
+            "split": names,
+            **{m: [v[m] * 100 for v in values] for m in ("aAcc", "fAcc", "qAcc")},
+        }
+    )
+    scores: dict[str, Any] = {
+        "metric": METRIC,
+        "overall": (overall["aAcc"] + overall["fAcc"] + overall["qAcc"]) / 3,
+        "n": result.scores["n"],
+        "unparsed": result.scores["unparsed"],
+        "errors": result.scores["errors"],
+        **overall,
+        **by_group,
+    }
+    return ScoreResult(items, scores, table, table_suffix="_score")

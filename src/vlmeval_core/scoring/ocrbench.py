@@ -1,0 +1,88 @@
+"""OCRBench: one point per question whose answer appears in the prediction; 1000 in all.
+
+As VLMEvalKit's OCRBench evaluation counts: a question scores when any of its
+answers (``answer``: a list literal, or one answer) is a substring of the
+prediction, both lower-cased, trimmed and with newlines made spaces; for
+``Handwritten Mathematical Expression Recognition`` every space and newline is
+removed instead and case is kept. Points are counted per ``category``; the
+six text-recognition categories add up to ``Text Recognition``, and the five
+groups to ``Final Score`` (out of 1000 on the full benchmark; ``Final Score
+Norm`` is that divided by 10).
+
+The table is VLMEvalKit's ``<model>_OCRBench_score.json`` (a dict, in that
+order). ``scores``: ``overall`` = the final score (points), ``by_category``
+(points per category, the file's categories), ``groups`` (the five groups),
+``final_score_norm``, ``accuracy`` (final score / n).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pandas as pd
+
+from vlmeval_core.scoring.common import ScoreResult, as_text, attach, error_flags, prepare
+from vlmeval_core.scoring.vqa import acceptable_answers
+
+METRIC = "ocrbench_score"
+HME = "Handwritten Mathematical Expression Recognition"
+TEXT_RECOGNITION = (
+    "Regular Text Recognition",
+    "Irregular Text Recognition",
+    "Artistic Text Recognition",
+    "Handwriting Recognition",
+    "Digit String Recognition",
+    "Non-Semantic Text Recognition",
+)
+OTHER_GROUPS = ("Scene Text-centric VQA", "Doc-oriented VQA", "Key Information Extraction", HME)
+CATEGORIES = TEXT_RECOGNITION + OTHER_GROUPS
+
+
+def ocrbench_hit(prediction: str, answers: list[str], category: str) -> bool:
+    """Whether any answer is in the prediction, by OCRBench's rule for ``category``."""
+    if category == HME:
+        pred = prediction.strip().replace("\n", " ").replace(" ", "")
+        return any(a.strip().replace("\n", " ").replace(" ", "") in pred for a in answers)
+    pred = prediction.lower().strip().replace("\n", " ")
+    return any(a.lower().strip().replace("\n", " ") in pred for a in answers)
+
+
+def score_ocrbench(frame: pd.DataFrame) -> ScoreResult:
+    """Score OCRBench predictions; see the module docstring."""
+    items = prepare(frame)
+    errors = error_flags(items)
+    categories = (
+        [as_text(c) for c in items["category"]] if "category" in items else [""] * len(items)
+    )
+    parsed: list[str | None] = []
+    hits: list[bool] = []
+    for prediction, answer, category, failed in zip(
+        items["prediction"], items["answer"], categories, errors, strict=True
+    ):
+        text = as_text(prediction)
+        reading = None if failed or not text.strip() else text
+        parsed.append(reading)
+        hits.append(
+            reading is not None and ocrbench_hit(text, acceptable_answers(answer), category)
+        )
+    items = attach(items, parsed, hits)
+
+    points = dict.fromkeys(CATEGORIES, 0)
+    for category, hit in zip(categories, hits, strict=True):
+        points[category] = points.get(category, 0) + int(hit)
+    groups = {"Text Recognition": sum(points[c] for c in TEXT_RECOGNITION)}
+    groups.update({c: points[c] for c in OTHER_GROUPS})
+    final = sum(groups.values())
+    table: dict[str, Any] = {**groups, "Final Score": final, "Final Score Norm": final / 10}
+    scores: dict[str, Any] = {
+        "metric": METRIC,
+        "overall": float(final),
+        "n": len(items),
+        "unparsed": int(sum(1 for p in parsed if p is None)),
+        "errors": int(sum(errors)),
+        "final_score_norm": final / 10,
+        "accuracy": final / len(items) if len(items) else 0.0,
+        "groups": groups,
+        "by_category": {c: points[c] for c in sorted(set(categories)) if c},
+    }
+    return ScoreResult(items, scores, table, table_suffix="_score")

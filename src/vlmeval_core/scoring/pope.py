@@ -1,0 +1,80 @@
+"""POPE: accuracy, precision, recall and F1 of "Yes", over all items and per split.
+
+POPE's ``category`` holds its splits (``adversarial``, ``popular``,
+``random``), comma-separated when one question belongs to several. As in
+VLMEvalKit's ``POPE_rating``, every item counts once per split it names, the
+overall figures too. "Yes" is the positive class: an unread answer is a
+"not Yes"; a ratio with a zero denominator is 0.
+
+The table is VLMEvalKit's ``<model>_POPE_score.csv``: columns ``split``,
+``Overall`` (F1), ``acc``, ``precision``, ``recall``, all in percent; the row
+``Overall`` then one per split (sorted). ``scores``: ``overall`` = F1 in
+[0, 1], ``accuracy``, ``precision``, ``recall``, ``f1``, and ``splits``:
+``{split: {accuracy, precision, recall, f1, n}}``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pandas as pd
+
+from vlmeval_core.scoring.common import ScoreResult, accuracy, as_text
+from vlmeval_core.scoring.yorn import normalize_yes_no, precision_recall_f1, score_yorn
+
+METRIC = "pope_f1"
+
+
+def _figures(rows: list[tuple[bool, bool, bool]]) -> dict[str, Any]:
+    truth = [t for t, _, _ in rows]
+    said_yes = [p for _, p, _ in rows]
+    precision, recall, f1 = precision_recall_f1(truth, said_yes)
+    return {
+        "accuracy": accuracy(c for _, _, c in rows),
+        "precision": precision,
+        "recall": recall,
+        "f1": f1,
+        "n": len(rows),
+    }
+
+
+def score_pope(frame: pd.DataFrame) -> ScoreResult:
+    """Score POPE predictions; see the module docstring."""
+    result = score_yorn(frame)
+    items = result.items
+    expanded: list[tuple[str | None, tuple[bool, bool, bool]]] = []
+    categories = items["category"] if "category" in items.columns else [None] * len(items)
+    for category, answer, parsed, correct in zip(
+        categories, items["answer"], items["parsed"], items["correct"], strict=True
+    ):
+        row = (normalize_yes_no(answer) == "Yes", parsed == "Yes", bool(correct))
+        names = [c for c in as_text(category).split(",")] if as_text(category) else [None]
+        expanded.extend((name, row) for name in names)
+
+    overall = _figures([row for _, row in expanded])
+    splits = {
+        name: _figures([row for n, row in expanded if n == name])
+        for name in sorted({n for n, _ in expanded if n is not None})
+    }
+    table = pd.DataFrame(
+        {
+            "split": ["Overall", *splits],
+            "Overall": [f["f1"] * 100 for f in (overall, *splits.values())],
+            "acc": [f["accuracy"] * 100 for f in (overall, *splits.values())],
+            "precision": [f["precision"] * 100 for f in (overall, *splits.values())],
+            "recall": [f["recall"] * 100 for f in (overall, *splits.values())],
+        }
+    )
+    scores: dict[str, Any] = {
+        "metric": METRIC,
+        "overall": overall["f1"],
+        "n": result.scores["n"],
+        "unparsed": result.scores["unparsed"],
+        "errors": result.scores["errors"],
+        "accuracy": overall["accuracy"],
+        "precision": overall["precision"],
+        "recall": overall["recall"],
+        "f1": overall["f1"],
+        "splits": splits,
+    }
+    return ScoreResult(items, scores, table, table_suffix="_score")

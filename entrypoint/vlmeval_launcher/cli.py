@@ -1,4 +1,4 @@
-"""The ``vlmeval`` click CLI: ``eval``, ``gpus``, ``list``, ``doctor``.
+"""The ``vlmeval`` click CLI: ``eval``, ``gpus``, ``list``, ``doctor``, ``fetch``.
 
 Every flag of ``eval`` can also come from ``VLMEVAL_<FLAG>`` (``--gpus-per-model``
 -> ``VLMEVAL_GPUS_PER_MODEL``); a flag given on the command line wins. Any
@@ -307,28 +307,119 @@ def list_models(as_json: bool) -> None:
 
 @list_group.command("datasets")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON for scripts.")
-def list_datasets(as_json: bool) -> None:
-    """Registered dataset names with their kind, metric and source."""
-    from vlmeval_core.datasets.registry import DATASETS, KINDS
+@_option(
+    "--data-dir",
+    envvar=["VLMEVAL_DATA_DIR", "LMUData"],
+    default="~/LMUData",
+    show_default=True,
+    metavar="DIR",
+    help="Where dataset TSVs are kept (also $LMUData).",
+)
+def list_datasets(as_json: bool, data_dir: str) -> None:
+    """Registered datasets: kind, metric, where they come from, whether the file is there."""
+    from urllib.parse import urlparse
 
-    records = [
-        {
-            "name": e.name,
-            "kind": KINDS.get(e.kind, e.kind),
-            "metric": e.metric,
-            "source": e.source,
-            "description": e.description,
-        }
-        for e in DATASETS.values()
-    ]
+    from vlmeval_core.datasets.download import local_path
+    from vlmeval_core.datasets.registry import DATASETS, KINDS
+    from vlmeval_launcher.plan import absolute_path
+
+    directory = absolute_path(data_dir)
+    records = []
+    for e in DATASETS.values():
+        path = local_path(e, directory) if e.source == "download" else None
+        records.append(
+            {
+                "name": e.name,
+                "kind": KINDS.get(e.kind, e.kind),
+                "metric": e.metric,
+                "source": e.source,
+                "url": e.url,
+                "md5": e.md5,
+                "file": str(path) if path else None,
+                "present": path.is_file() if path else None,
+                "description": e.description,
+            }
+        )
     if as_json:
         click.echo(json.dumps(records, indent=2))
         return
     _table(
-        ("NAME", "KIND", "METRIC", "SOURCE", "DESCRIPTION"),
-        [(r["name"], r["kind"], r["metric"], r["source"], r["description"]) for r in records],
+        ("NAME", "KIND", "METRIC", "IN DATA DIR", "SOURCE", "DESCRIPTION"),
+        [
+            (
+                r["name"],
+                r["kind"],
+                r["metric"],
+                "generated" if r["present"] is None else ("yes" if r["present"] else "no"),
+                urlparse(r["url"]).netloc if r["url"] else r["source"],
+                r["description"],
+            )
+            for r in records
+        ],
     )
+    click.echo(f"Data dir: {directory}. `vlmeval fetch -d NAME` downloads ahead of a run.")
     click.echo("A local VLMEvalKit TSV works too: -d path/to/file.tsv[:mcq|yorn|vqa].")
+
+
+FETCH_EPILOG = """\b
+Examples:
+  vlmeval fetch -d MMBench_DEV_EN -d MMStar,POPE --data-dir /data
+  vlmeval fetch -m Qwen2-VL-2B-Instruct -d MME
+\b
+Datasets are checked against VLMEvalKit's md5 and downloaded only when missing
+or wrong; models go to the Hugging Face cache (HF_HOME). Mirrors:
+VLMEVAL_DATA_URL_BASE, VLMEVAL_DATA_URL_<NAME>, VLMEVAL_DATA_MD5_<NAME>.
+"""
+
+
+@main.command("fetch", epilog=FETCH_EPILOG)
+@_option(
+    "--data",
+    "-d",
+    multiple=True,
+    metavar="NAMES",
+    help="Registered dataset names; repeat -d or separate with commas or spaces.",
+)
+@_option(
+    "--model",
+    "-m",
+    multiple=True,
+    metavar="NAME",
+    help="Registered model name or hub id (org/name) to put in the Hugging Face cache.",
+)
+@_option("--revision", default=None, metavar="REV", help="Hub revision of the model(s).")
+@_option(
+    "--data-dir",
+    envvar=["VLMEVAL_DATA_DIR", "LMUData"],
+    default="~/LMUData",
+    show_default=True,
+    metavar="DIR",
+    help="Where dataset TSVs are kept (also $LMUData).",
+)
+def fetch_command(
+    data: tuple[str, ...], model: tuple[str, ...], revision: str | None, data_dir: str
+) -> None:
+    """Download datasets and models ahead of a run, for hosts without network."""
+    from vlmeval_core.errors import UsageError
+    from vlmeval_launcher.fetch import fetch_dataset, fetch_model, plan_datasets
+    from vlmeval_launcher.plan import absolute_path, split_data
+
+    names = plan_datasets(split_data(data))
+    models = split_data(model)
+    if not names and not models:
+        raise UsageError("fetch needs --data NAMES and/or --model NAME (see 'vlmeval fetch -h')")
+    directory = absolute_path(data_dir)
+    outcomes = [fetch_dataset(n, directory) for n in names]
+    outcomes += [fetch_model(m, revision) for m in models]
+    code = 0
+    for outcome in outcomes:
+        if outcome.error is None:
+            click.echo(f"{outcome.name}: {outcome.message}")
+        else:
+            _error(str(outcome.error))
+            code = max(code, outcome.error.exit_code)
+    if code:
+        click.get_current_context().exit(code)
 
 
 @main.command("doctor")

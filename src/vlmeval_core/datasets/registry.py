@@ -105,11 +105,17 @@ def _vlmevalkit(
     )
 
 
-def _mcq(name: str, url: str, md5: str | None, description: str, **details: Any) -> DatasetEntry:
-    details.setdefault("metric", "accuracy")
-    details.setdefault("prompt", "mcq")
-    metric = details.pop("metric")
-    return _vlmevalkit(name, "mcq", metric, url, md5, description, **details)
+def _mcq(
+    name: str,
+    url: str,
+    md5: str | None,
+    description: str,
+    *,
+    metric: str = "accuracy",
+    prompt: str = "mcq",
+    **details: Any,
+) -> DatasetEntry:
+    return _vlmevalkit(name, "mcq", metric, url, md5, description, prompt=prompt, **details)
 
 
 def _mmbench(name: str, md5: str, description: str) -> DatasetEntry:

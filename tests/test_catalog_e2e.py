@@ -105,3 +105,36 @@ def test_every_registered_benchmark_is_fetched_predicted_and_scored(tmp_path):
         for line in (run_dir / "HallusionBench" / "predictions.jsonl").read_text().splitlines()
     ]
     assert hallusion[0]["source_index"] == "VD_chart_1_0_0_0"
+
+
+def test_a_download_that_fails_stops_the_run_with_exit_3_and_the_url(tmp_path):
+    wrong = b"index\tquestion\tanswer\timage\n0\tQ?\tYes\tx\n"
+    with serving({"POPE.tsv": wrong}) as server:
+        env = fake_nvml.subprocess_env(
+            None,
+            fake=False,
+            LMUData=str(tmp_path / "data"),
+            HF_HUB_OFFLINE="0",
+            VLMEVAL_DATA_URL_BASE=server.url + "/mirror",
+        )
+        done = subprocess.run(
+            [
+                *(VLMEVAL, "eval", "--device", "cpu", "--nproc", "2", "-m", "tiny-vlm"),
+                *("-d", "POPE", "--output", str(tmp_path / "out"), "--run-name", "fails"),
+            ],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+        hits = dict(server.hits)
+    assert done.returncode == 3, done.stderr[-4000:]
+    url = f"{server.url}/mirror/POPE.tsv"
+    message = (
+        f"vlmeval: error: POPE: the file downloaded from {url} has md5 {md5_of(wrong)}, "
+        f"expected {DATASETS['POPE'].md5}"
+    )
+    assert message in done.stderr
+    assert hits == {"/mirror/POPE.tsv": 2}
+    assert not (tmp_path / "data" / "POPE.tsv").exists()
+    assert not [p for p in (tmp_path / "data").iterdir() if p.name.startswith(".")]

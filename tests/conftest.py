@@ -82,6 +82,17 @@ def run_torchrun(plan: Plan, nproc: int, timeout: float = 600) -> subprocess.Com
     )
 
 
+def run_worker(plan: Plan, timeout: float = 300) -> subprocess.CompletedProcess:
+    """One rank without torchrun: ``python -m vlmeval_core.worker plan.json``."""
+    return subprocess.run(
+        [sys.executable, "-m", "vlmeval_core.worker", str(plan.write())],
+        env=worker_env(),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+
+
 def predictions(plan: Plan, dataset: str) -> list[dict[str, Any]]:
     path = plan.run_dir / dataset / "predictions.jsonl"
     return [json.loads(line) for line in path.read_text().splitlines()]

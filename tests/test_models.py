@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
 
 import pytest
 
 from builders import build_tiny_llava
-from conftest import make_plan, predictions, worker_env
+from conftest import make_plan, predictions, run_worker
 from vlmeval_core.errors import UsageError
 from vlmeval_core.models.registry import MODELS, TINY_VLM_DIR, resolve_model
 from vlmeval_core.plan import ModelSpec
@@ -54,13 +52,7 @@ def test_a_second_architecture_runs_end_to_end(tmp_path):
         limit=6,
         model=ModelSpec("tiny-llava", "local", str(directory), batch_size=4, max_new_tokens=3),
     )
-    done = subprocess.run(
-        [sys.executable, "-m", "vlmeval_core.worker", str(plan.write())],
-        env=worker_env(),
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    done = run_worker(plan)
     assert done.returncode == 0, done.stderr[-3000:]
     assert [p["index"] for p in predictions(plan, "ShapesVQA")] == list(range(6))
     assert (plan.run_dir / "ShapesVQA" / "tiny-llava_ShapesVQA_acc.csv").is_file()
@@ -102,13 +94,7 @@ def test_a_model_directory_without_a_processor_exits_2_naming_it(tmp_path):
     plan = make_plan(
         tmp_path, ["ShapesVQA"], limit=2, model=ModelSpec("weights-only", "local", str(directory))
     )
-    done = subprocess.run(
-        [sys.executable, "-m", "vlmeval_core.worker", str(plan.write())],
-        env=worker_env(),
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    done = run_worker(plan)
     assert done.returncode == 2, done.stderr[-3000:]
     last = done.stderr.strip().splitlines()[-1]
     assert last.startswith(f"vlmeval: error: model directory {str(directory)!r} has no loadable")

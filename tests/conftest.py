@@ -82,11 +82,11 @@ def run_torchrun(plan: Plan, nproc: int, timeout: float = 600) -> subprocess.Com
     )
 
 
-def run_worker(plan: Plan, timeout: float = 300) -> subprocess.CompletedProcess:
+def run_worker(plan: Plan, timeout: float = 300, **env: str) -> subprocess.CompletedProcess:
     """One rank without torchrun: ``python -m vlmeval_core.worker plan.json``."""
     return subprocess.run(
         [sys.executable, "-m", "vlmeval_core.worker", str(plan.write())],
-        env=worker_env(),
+        env={**worker_env(), **env},
         capture_output=True,
         text=True,
         timeout=timeout,

@@ -100,12 +100,15 @@ def test_a_model_directory_without_a_processor_exits_2_naming_it(tmp_path):
     assert last.startswith(f"vlmeval: error: model directory {str(directory)!r} has no loadable")
 
 
-def test_an_offline_hub_model_missing_from_the_cache_is_a_runtime_failure(tmp_path, monkeypatch):
-    from vlmeval_core.errors import RuntimeFailure
-    from vlmeval_core.models.hf import VisionLanguageModel
-
-    monkeypatch.setenv("HF_HOME", str(tmp_path / "hf"))
-    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
-    with pytest.raises(RuntimeFailure, match=r"is not in the cache .*run `vlmeval fetch`") as err:
-        VisionLanguageModel(ModelSpec("x", "hub", "Qwen/Qwen2-VL-2B-Instruct"), "cpu")
-    assert err.value.exit_code == 3
+@pytest.mark.slow
+def test_an_offline_hub_model_missing_from_the_cache_exits_3_naming_the_cache(tmp_path):
+    plan = make_plan(
+        tmp_path, ["ShapesVQA"], limit=2, model=ModelSpec("x", "hub", "Qwen/Qwen2-VL-2B-Instruct")
+    )
+    done = run_worker(plan, HF_HOME=str(tmp_path / "hf"), HF_HUB_OFFLINE="1")
+    assert done.returncode == 3, done.stderr[-3000:]
+    assert done.stderr.strip().splitlines()[-1] == (
+        f"vlmeval: error: model 'Qwen/Qwen2-VL-2B-Instruct' is not in the cache "
+        f"'{tmp_path / 'hf'}' and the hub cannot be reached (offline?): run `vlmeval fetch` "
+        "first or mount a filled cache"
+    )

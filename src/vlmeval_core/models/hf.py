@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import importlib.util
 import inspect
-import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -196,16 +195,12 @@ def _load_error(spec: ModelSpec, part: str, exc: Exception) -> Exception:
             f"model {spec.path!r}{'@' + spec.revision if spec.revision else ''} "
             "was not found on the hub: check the id (and HF_TOKEN for a private one)"
         )
-    if isinstance(exc, LocalEntryNotFoundError) or os.environ.get("HF_HUB_OFFLINE") == "1":
+    from huggingface_hub import constants
+
+    if isinstance(exc, LocalEntryNotFoundError) or constants.HF_HUB_OFFLINE:
         return RuntimeFailure(
-            f"model {spec.path!r} is not in the cache {_hf_home()!r} and the "
+            f"model {spec.path!r} is not in the cache {str(constants.HF_HOME)!r} and the "
             "hub cannot be reached (offline?): run `vlmeval fetch` first or "
             "mount a filled cache"
         )
     return RuntimeFailure(f"model {spec.path!r}: loading its {part} failed: {first_line}")
-
-
-def _hf_home() -> str:
-    from huggingface_hub import constants
-
-    return str(constants.HF_HOME)

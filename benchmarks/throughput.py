@@ -364,7 +364,7 @@ def main() -> None:
         help="default: cuda for the gpu setup, cpu for the cpu setup",
     )
     parser.add_argument("--batch-sizes", type=int, nargs="+", default=[1, 4, 16, 32])
-    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--repeats", type=int, default=None, help="cpu: 5, gpu: 3")
     parser.add_argument(
         "--items", type=int, default=None, help="items per run (cpu: 240, gpu: 128)"
     )
@@ -374,6 +374,7 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=RESULTS)
     args = parser.parse_args()
     device = args.device or ("cuda" if args.setup == "gpu" else "cpu")
+    args.repeats = args.repeats or (5 if args.setup == "cpu" else 3)
     os.environ["TQDM_DISABLE"] = "1"  # no progress bars inside timed runs
     transformers.utils.logging.disable_progress_bar()
     if device == "cuda" and not torch.cuda.is_available():

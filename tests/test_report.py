@@ -205,6 +205,8 @@ def test_write_summary(tmp_path: Path) -> None:
         ("tokenizer", False),
         ("model", False),
         ("keys_seen", False),
+        ("PWD", False),
+        ("OLDPWD", False),
     ],
 )
 def test_looks_secret(name: str, secret: bool) -> None:
@@ -248,6 +250,16 @@ def test_hf_token_never_reaches_the_manifest(
         "wall_s": 1.5,
     }
     assert manifest["note"] == token  # the caller's dict is not changed
+
+
+def test_paths_under_the_working_directory_stay_in_the_manifest(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("PWD", str(tmp_path))
+    manifest = {"datasets": {"ShapesMCQ": {"path": str(tmp_path / "data" / "ShapesMCQ.tsv")}}}
+    write_manifest(tmp_path, manifest)
+    assert json.loads((tmp_path / "manifest.json").read_text()) == manifest
 
 
 def test_scrub_secrets_with_explicit_secrets_ignores_short_substrings() -> None:

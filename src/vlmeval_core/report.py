@@ -233,7 +233,7 @@ _SECRET_WORD_ENDINGS = (
     "credential",
     "credentials",
 )
-_SECRET_WORDS = frozenset({"pwd", "authorization"})
+_SECRET_WORDS = frozenset({"authorization"})  # not "pwd": $PWD is the working directory
 _MIN_EMBEDDED_SECRET = 8
 
 
@@ -242,7 +242,7 @@ def looks_secret(name: str) -> bool:
 
     The name is cut into words (at ``_``, ``-``, ``.``, spaces and camelCase
     humps); a word ending in token, key, secret, password, passwd, passphrase
-    or credential(s), or equal to pwd / authorization, makes it secret. So
+    or credential(s), or equal to authorization, makes it secret. So
     ``HF_TOKEN``, ``OPENAI_API_KEY``, ``apiKey``, ``hftoken``, ``db-password``
     are secret; ``max_new_tokens`` and ``tokenizer`` are not.
     """

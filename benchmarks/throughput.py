@@ -149,6 +149,7 @@ def batched(
         lambda: setup.model,
         batch_size,
         setup.max_new_tokens,
+        show_progress=False,  # no bar inside a timed run
     )
     return stats.predicted, stats.prompt_tokens, stats.generated_tokens
 
@@ -375,7 +376,6 @@ def main() -> None:
     args = parser.parse_args()
     device = args.device or ("cuda" if args.setup == "gpu" else "cpu")
     args.repeats = args.repeats or (5 if args.setup == "cpu" else 3)
-    os.environ["TQDM_DISABLE"] = "1"  # no progress bars inside timed runs
     transformers.utils.logging.disable_progress_bar()
     if device == "cuda" and not torch.cuda.is_available():
         raise SystemExit("the gpu setup needs a CUDA GPU: none is visible")

@@ -230,6 +230,7 @@ def predict_shard(
     model: Callable[[], Answerer],
     batch_size: int,
     max_new_tokens: int,
+    show_progress: bool = True,
 ) -> ShardStats:
     """Predict this rank's unfinished ``positions``, checkpointing every batch.
 
@@ -247,7 +248,9 @@ def predict_shard(
     own.parent.mkdir(parents=True, exist_ok=True)
     already = sum(1 for i in indices if i in done)
     runner = BatchRunner(model() if todo else None, max_new_tokens, batch_size)
-    progress = Progress(dataset_dir, len(indices), already, info.is_main, dataset.name)
+    progress = Progress(
+        dataset_dir, len(indices), already, show_progress and info.is_main, dataset.name
+    )
     chunks = list(batches(todo, batch_size))
     try:
         with ThreadPoolExecutor(max_workers=1, thread_name_prefix="prefetch") as prefetcher:

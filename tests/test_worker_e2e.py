@@ -11,6 +11,7 @@ import json
 import os
 import signal
 import subprocess
+import sys
 import time
 
 import pytest
@@ -150,3 +151,52 @@ def test_an_undecodable_image_fails_its_item_only(tmp_path, plan_factory):
     assert all(by_index[i]["error"] is None for i in (0, 1, 3, 4, 5))
     scores = json.loads((plan.run_dir / "Damaged" / "scores.json").read_text())
     assert scores["n"] == 6 and scores["errors"] == 1
+
+
+def test_two_nodes_with_their_own_data_volumes_share_one_output_volume(tmp_path, plan_factory):
+    """Two torchrun agents on this host play two nodes (c10d rendezvous on 127.0.0.1):
+    each prepares the data on its own volume; rank 0 merges into the shared output."""
+    import dataclasses
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    base = plan_factory(["ShapesYN"], run_name="two-nodes", limit=24)
+    plans = []
+    for node in (0, 1):
+        plan = dataclasses.replace(base, data_dir=str(tmp_path / f"node{node}-data"))
+        path = plan.run_dir / f"plan-node{node}.json"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(plan.to_dict()))
+        plans.append(path)
+    agents = [
+        subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "torch.distributed.run",
+                "--nnodes=2",
+                f"--node-rank={node}",
+                "--nproc-per-node=1",
+                "--rdzv-backend=c10d",
+                f"--rdzv-endpoint=127.0.0.1:{port}",
+                "--rdzv-id=two-nodes",
+                "-m",
+                "vlmeval_core.worker",
+                str(plans[node]),
+            ],
+            env=worker_env(),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for node in (0, 1)
+    ]
+    outputs = [agent.communicate(timeout=300) for agent in agents]
+    assert [agent.returncode for agent in agents] == [0, 0], outputs[0][1][-2000:]
+    for node in (0, 1):
+        assert (tmp_path / f"node{node}-data" / "ShapesYN.tsv").is_file()
+    assert sorted(p["index"] for p in predictions(base, "ShapesYN")) == list(range(24))
+    summary = json.loads((base.run_dir / "summary.json").read_text())
+    assert summary["datasets"]["ShapesYN"]["n"] == 24

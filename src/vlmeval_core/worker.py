@@ -1,10 +1,11 @@
 """Entry of every rank: ``python -m vlmeval_core.worker PLAN.json`` (started by torchrun).
 
-For each dataset of the plan: rank 0 prepares the TSV while the others wait;
-every rank predicts its shard with one model copy (built once, lazily, inside
-``world_size_unset``) and checkpoints it; then rank 0 merges by index, scores
-and writes the results; all ranks meet again before the next dataset. Rank 0
-writes the summary and manifest last. Exit codes: 0 done, 2 bad input,
+For each dataset of the plan: each node's local rank 0 prepares the TSV while
+the others wait; every rank predicts its shard with one model copy (built
+once, lazily, inside ``world_size_unset``) and checkpoints it; then rank 0
+merges by index, scores and writes the results (so the output volume is shared
+by all nodes); all ranks meet again before the next dataset. Rank 0 writes the
+summary and manifest last. Exit codes: 0 done, 2 bad input,
 3 runtime failure, 130/143 interrupted (what finished is kept).
 """
 
@@ -54,15 +55,18 @@ class LazyModel:
 
 
 def load_dataset(plan: Plan, info: distributed.RankInfo, index: int) -> Dataset:
-    """Rank 0 prepares dataset ``index`` while the others wait; then every rank loads it."""
+    """Each node's local rank 0 prepares dataset ``index`` (download, generate) while the
+    other ranks wait; then every rank loads it.
+
+    One preparer per node, not per run: nodes need not share a data volume. Where
+    they do, both write the same bytes through a temp file and a rename.
+    """
     ref = plan.datasets[index]
     data_dir, run_dir = Path(plan.data_dir), plan.run_dir
-    if info.is_main:
-        path = prepare(ref, data_dir, run_dir, plan.seed)
+    if info.local_rank == 0:
+        prepare(ref, data_dir, run_dir, plan.seed)
     distributed.barrier()
-    if not info.is_main:
-        path = dataset_path(ref, data_dir, run_dir, plan.seed)
-    dataset = load_tsv(path, ref.name, ref.kind)
+    dataset = load_tsv(dataset_path(ref, data_dir, run_dir, plan.seed), ref.name, ref.kind)
     if plan.limit is not None:
         dataset.frame = dataset.frame.iloc[: plan.limit].reset_index(drop=True)
     return dataset

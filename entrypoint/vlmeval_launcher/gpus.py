@@ -94,10 +94,6 @@ class Inventory:
     unavailable: str | None = None
     visibility: str = ""
 
-    @property
-    def visible_count(self) -> int:
-        return len(self.gpus)
-
     def require(self) -> tuple[Gpu, ...]:
         """The usable GPUs, or a UsageError saying why there are none and what to do."""
         if self.gpus:

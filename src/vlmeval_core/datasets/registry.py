@@ -28,8 +28,6 @@ from vlmeval_core.names import find_name, suggest
 KINDS = {"mcq": "MCQ", "yorn": "Y/N", "vqa": "VQA"}
 """Internal kind key -> the label VLMEvalKit users know."""
 
-SOURCES = ("synthetic", "download")
-
 
 @dataclass(frozen=True)
 class DatasetEntry:
@@ -330,14 +328,3 @@ def resolve_dataset(spec: str) -> DatasetRef:
         f"--data {spec!r} is not a registered dataset or a .tsv file{suggest(spec, DATASETS)}; "
         "`vlmeval list datasets` shows the registered names"
     )
-
-
-def registered_entry(spec: str) -> DatasetEntry:
-    """The registry entry named ``spec`` (any case); UsageError with the closest names if none."""
-    registered = find_name(spec, DATASETS)
-    if registered is None:
-        raise UsageError(
-            f"{spec!r} is not a registered dataset{suggest(spec, DATASETS)}; "
-            "`vlmeval list datasets` shows the registered names"
-        )
-    return DATASETS[registered]

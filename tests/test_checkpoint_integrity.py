@@ -16,13 +16,7 @@ import pytest
 
 from conftest import predictions, run_worker
 from vlmeval_core.errors import UsageError
-from vlmeval_core.files import (
-    UnsafeFileError,
-    append_jsonl,
-    read_jsonl,
-    remove_leftover_temps,
-    write_atomic,
-)
+from vlmeval_core.files import append_jsonl, read_jsonl, write_atomic
 from vlmeval_core.inference import read_checkpoints
 
 
@@ -100,9 +94,9 @@ def test_a_checkpoint_that_is_a_symlink_is_neither_followed_nor_written(tmp_path
     path = shard(tmp_path / "run")
     path.symlink_to(elsewhere)
 
-    with pytest.raises(UnsafeFileError, match="is a symbolic link"):
+    with pytest.raises(UsageError, match="is a symbolic link"):
         read_checkpoints(tmp_path / "run", [1])
-    with pytest.raises(UnsafeFileError, match="is a symbolic link"):
+    with pytest.raises(UsageError, match="is a symbolic link"):
         append_jsonl(path, [{"index": 2, "prediction": "B", "error": None}])
     assert elsewhere.read_text() == json.dumps({"index": 1, "prediction": "planted"}) + "\n"
 
@@ -119,17 +113,18 @@ def test_a_checkpoint_that_is_a_fifo_or_directory_is_refused_without_blocking(tm
             textwrap.dedent(
                 f"""
                 from pathlib import Path
-                from vlmeval_core.files import UnsafeFileError, append_jsonl
+                from vlmeval_core.errors import UsageError
+                from vlmeval_core.files import append_jsonl
                 from vlmeval_core.inference import read_checkpoints
                 try:
                     read_checkpoints(Path({str(tmp_path)!r}), [1])
-                except UnsafeFileError as exc:
+                except UsageError as exc:
                     print(exc)
                 for rank in (0, 1):
                     path = Path({str(tmp_path)!r}, ".shards", f"rank-{{rank}}.jsonl")
                     try:
                         append_jsonl(path, [{{}}])
-                    except UnsafeFileError as exc:
+                    except UsageError as exc:
                         print(exc)
                 """
             ),
@@ -149,7 +144,7 @@ def test_a_result_file_that_is_a_symlink_is_refused_and_its_target_kept(tmp_path
     target = tmp_path / "precious.txt"
     target.write_text("keep me")
     (tmp_path / "scores.json").symlink_to(target)
-    with pytest.raises(UnsafeFileError, match=r"scores\.json is a symbolic link"):
+    with pytest.raises(UsageError, match=r"scores\.json is a symbolic link"):
         write_atomic(tmp_path / "scores.json", "{}")
     assert target.read_text() == "keep me"
     assert (tmp_path / "scores.json").is_symlink()
@@ -189,6 +184,8 @@ def test_leftover_temps_are_removed_and_a_live_writers_temp_is_kept(tmp_path):
     assert cleaner.stdout.strip() == str(len(dead))
     assert not any(path.exists() for path in dead)
     assert all(path.exists() for path in [*kept, live])
+    from vlmeval_core.files import remove_leftover_temps
+
     assert remove_leftover_temps(tmp_path) == [live]  # its writer is gone now
 
 

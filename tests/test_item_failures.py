@@ -19,7 +19,7 @@ from PIL import Image
 
 from conftest import predictions, run_torchrun, run_worker
 from vlmeval_core.datasets import shapes
-from vlmeval_core.datasets.tsv import MAX_IMAGE_PIXELS, ItemImageError, load_tsv
+from vlmeval_core.datasets.tsv import ItemImageError, load_tsv
 from vlmeval_core.errors import UsageError
 from vlmeval_core.inference import BatchRunner, by_length, estimated_length
 
@@ -61,7 +61,7 @@ BAD_CELLS = {
     "decompression bomb": (BOMB, "over the pixel budget"),
     "over the pixel budget": (
         OVER_BUDGET,
-        f"9500x9500 pixels, over the budget of {MAX_IMAGE_PIXELS:,}",
+        f"9500x9500 pixels, over the budget of {Image.MAX_IMAGE_PIXELS:,}",
     ),
     "deeply nested list": (DEEP_LIST, "image list is neither JSON nor a Python list"),
     "broken JSON list": ('["' + GOOD + '", ', "image list is neither JSON nor a Python list"),

@@ -198,7 +198,8 @@ def test_a_torn_checkpoint_and_leftover_temps_need_one_rerun(tmp_path, plan_fact
     dataset_dir = plan.run_dir / "ShapesMCQ"
     checkpoint = dataset_dir / ".shards" / "rank-0.jsonl"
     lines = checkpoint.read_text().splitlines(keepends=True)
-    checkpoint.write_text("".join(lines[:3]) + lines[3][:15])  # killed mid-append
+    planted = json.dumps({"index": True, "prediction": "a bool is no index"}) + "\n"
+    checkpoint.write_text("".join(lines[:3]) + planted + lines[3][:15])  # killed mid-append
     for name in ("predictions.jsonl", "scores.json"):
         (dataset_dir / name).unlink()
     temps = [
@@ -213,6 +214,7 @@ def test_a_torn_checkpoint_and_leftover_temps_need_one_rerun(tmp_path, plan_fact
 
     assert again.returncode == 0, again.stderr[-3000:]
     assert "cut off a torn last line" in again.stderr
+    assert again.stderr.count(f"{checkpoint}: skipped 1 line(s)") == 1
     assert {p["index"]: p["prediction"] for p in predictions(plan, "ShapesMCQ")} == expected
     assert all(json.loads(line) for line in checkpoint.read_text().splitlines())
     assert not any(path.exists() for path in temps)

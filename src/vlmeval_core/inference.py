@@ -44,14 +44,16 @@ def checkpoint_path(dataset_dir: Path, rank: int) -> Path:
     return dataset_dir / SHARDS_DIR / f"rank-{rank}.jsonl"
 
 
-def read_checkpoints(dataset_dir: Path, indices: Iterable[int]) -> dict[int, dict[str, Any]]:
+def read_checkpoints(
+    dataset_dir: Path, indices: Iterable[int], *, warn: bool = True
+) -> dict[int, dict[str, Any]]:
     """Every finished prediction of the dataset whose ``indices`` are given, from any rank's
     checkpoint, by index.
 
     A record counts when its ``index`` is an integer of ``indices`` and its
     ``prediction`` a string (its ``error`` null or a string); anything else is
-    skipped, with one warning per file. Two records of one index with different
-    predictions raise UsageError naming the files and the index.
+    skipped, with one warning per file when ``warn``. Two records of one index
+    with different predictions raise UsageError naming the files and the index.
     """
     wanted = {int(i) for i in indices}
     done: dict[int, dict[str, Any]] = {}
@@ -72,7 +74,7 @@ def read_checkpoints(dataset_dir: Path, indices: Iterable[int]) -> dict[int, dic
                     f"{_short(record['prediction'])} here); delete the wrong line, "
                     "or start over with a new --run-name"
                 )
-        if skipped:
+        if skipped and warn:
             log.warning(
                 "vlmeval: warning: %s: skipped %d line(s) that are not a prediction of %s "
                 "(an integer index of the dataset and a string prediction)",
@@ -320,7 +322,7 @@ def predict_shard(
     """
     started = time.perf_counter()
     indices = dataset.frame["index"].tolist()
-    done = read_checkpoints(dataset_dir, indices)
+    done = read_checkpoints(dataset_dir, indices, warn=info.is_main)  # one warning per run
     todo = by_length(dataset, [p for p in positions if indices[p] not in done])
     own = checkpoint_path(dataset_dir, info.rank)
     own.parent.mkdir(parents=True, exist_ok=True)

@@ -82,7 +82,7 @@ def merge_and_score(plan: Plan, dataset: Dataset, dataset_dir: Path) -> dict[str
     from vlmeval_core.report import write_dataset_results
     from vlmeval_core.scoring import score_dataset
 
-    done = read_checkpoints(dataset_dir, dataset.frame["index"])
+    done = read_checkpoints(dataset_dir, dataset.frame["index"], warn=False)  # warned at start
     frame = dataset.frame.drop(columns=[c for c in ("image",) if c in dataset.frame.columns])
     missing = [i for i in frame["index"] if i not in done]
     if missing:

@@ -199,7 +199,8 @@ def _opened(source: bytes | Path) -> Iterator[Image.Image]:
     except Image.DecompressionBombError as exc:
         raise ItemImageError(f"{name} is over the pixel budget ({exc})") from None
     except (OSError, ValueError, SyntaxError, MemoryError) as exc:
-        raise ItemImageError(f"{name} cannot be decoded ({type(exc).__name__}: {exc})") from None
+        failed = "cannot be decoded" if isinstance(source, bytes) else "cannot be read"
+        raise ItemImageError(f"{name} {failed} ({type(exc).__name__}: {exc})") from None
 
 
 @contextmanager

@@ -29,6 +29,7 @@ see :func:`write_manifest`.
 from __future__ import annotations
 
 import csv
+import itertools
 import json
 import logging
 import math
@@ -163,7 +164,7 @@ def _write_xlsx(handle: IO[bytes], sheet: pd.DataFrame) -> None:
     """
     book = Workbook(write_only=True)
     page = book.create_sheet("Sheet1")
-    for row in [list(sheet.columns), *sheet.itertuples(index=False, name=None)]:
+    for row in itertools.chain([sheet.columns], sheet.itertuples(index=False, name=None)):
         page.append([_text_cell(page, v) if isinstance(v, str) else v for v in row])
     book.save(handle)
 

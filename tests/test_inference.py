@@ -52,7 +52,9 @@ class GpuMemoryLimit:
 def run(dataset, directory: Path, model, batch_size: int, positions=None):
     positions = list(range(len(dataset))) if positions is None else positions
     stats = predict_shard(dataset, directory, positions, ONE_RANK, lambda: model, batch_size, 8)
-    return stats, {i: r["prediction"] for i, r in read_checkpoints(directory).items()}
+    return stats, {
+        i: r["prediction"] for i, r in read_checkpoints(directory, dataset.frame["index"]).items()
+    }
 
 
 def test_batched_predictions_equal_one_item_at_a_time(tmp_path, tiny_vlm, mcq):
@@ -79,7 +81,7 @@ def test_out_of_memory_batches_are_halved_and_the_working_size_is_kept(tmp_path,
 def test_an_item_that_fails_alone_is_an_error_and_the_rest_go_on(tmp_path, tiny_vlm, mcq):
     limited = GpuMemoryLimit(tiny_vlm, max_batch=0)
     stats, _ = run(mcq, tmp_path / "none", limited, batch_size=4, positions=[0, 1, 2])
-    records = read_checkpoints(tmp_path / "none")
+    records = read_checkpoints(tmp_path / "none", mcq.frame["index"])
     assert sorted(records) == [0, 1, 2]
     assert all("out of memory even as a batch of one" in r["error"] for r in records.values())
     assert stats.errors == 3

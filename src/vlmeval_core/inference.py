@@ -10,6 +10,8 @@ is missing.
 
 from __future__ import annotations
 
+import logging
+import os
 import time
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -21,11 +23,14 @@ from tqdm import tqdm
 
 from vlmeval_core.datasets.tsv import Dataset, ItemImageError
 from vlmeval_core.distributed import RankInfo
-from vlmeval_core.files import append_jsonl, read_jsonl
+from vlmeval_core.errors import UsageError
+from vlmeval_core.files import append_jsonl, open_regular, read_jsonl
 from vlmeval_core.signals import deferred
 
 if TYPE_CHECKING:
     from vlmeval_core.models.hf import Generation
+
+log = logging.getLogger(__name__)
 
 SHARDS_DIR = ".shards"
 
@@ -39,15 +44,59 @@ def checkpoint_path(dataset_dir: Path, rank: int) -> Path:
     return dataset_dir / SHARDS_DIR / f"rank-{rank}.jsonl"
 
 
-def read_checkpoints(dataset_dir: Path) -> dict[int, dict[str, Any]]:
-    """Every finished prediction in any rank's checkpoint, by index (first record wins)."""
+def read_checkpoints(
+    dataset_dir: Path, indices: Iterable[int], *, warn: bool = True
+) -> dict[int, dict[str, Any]]:
+    """Every finished prediction of the dataset whose ``indices`` are given, from any rank's
+    checkpoint, by index.
+
+    A record counts when its ``index`` is an integer of ``indices`` and its
+    ``prediction`` a string (its ``error`` null or a string); anything else is
+    skipped, with one warning per file when ``warn``. Two records of one index
+    with different predictions raise UsageError naming the files and the index.
+    """
+    wanted = {int(i) for i in indices}
     done: dict[int, dict[str, Any]] = {}
+    found_in: dict[int, Path] = {}
     for path in sorted((dataset_dir / SHARDS_DIR).glob("rank-*.jsonl")):
+        skipped = 0
         for record in read_jsonl(path):
-            index = record.get("index")
-            if isinstance(index, int) and index not in done:
-                done[index] = record
+            if not _is_record_of(record, wanted):
+                skipped += 1
+                continue
+            index = record["index"]
+            if index not in done:
+                done[index], found_in[index] = record, path
+            elif done[index]["prediction"] != record["prediction"]:
+                raise UsageError(
+                    f"{path}: index {index} has two different predictions "
+                    f"({_short(done[index]['prediction'])} in {found_in[index]}, "
+                    f"{_short(record['prediction'])} here); delete the wrong line, "
+                    "or start over with a new --run-name"
+                )
+        if skipped and warn:
+            log.warning(
+                "vlmeval: warning: %s: skipped %d line(s) that are not a prediction of %s "
+                "(an integer index of the dataset and a string prediction)",
+                path,
+                skipped,
+                dataset_dir.name,
+            )
     return done
+
+
+def _is_record_of(record: dict[str, Any] | None, indices: set[int]) -> bool:
+    return (
+        record is not None
+        and type(record.get("index")) is int
+        and record["index"] in indices
+        and isinstance(record.get("prediction"), str)
+        and (record.get("error") is None or isinstance(record["error"], str))
+    )
+
+
+def _short(text: str, limit: int = 40) -> str:
+    return repr(text if len(text) <= limit else text[:limit] + "…")
 
 
 def batches(items: Sequence[int], size: int) -> Iterable[list[int]]:
@@ -87,7 +136,7 @@ class Progress:
         new = 0
         for path in (self._dir / SHARDS_DIR).glob("rank-*.jsonl"):
             offset = self._offsets.get(path, 0)
-            with open(path, "rb") as handle:
+            with os.fdopen(open_regular(path, os.O_RDONLY), "rb") as handle:
                 handle.seek(offset)
                 chunk = handle.read()
             new += chunk.count(b"\n")
@@ -140,6 +189,14 @@ def by_length(dataset: Dataset, positions: Sequence[int]) -> list[int]:
     return sorted(positions, key=lambda p: (-estimated_length(dataset, p), p))
 
 
+def _refused(dataset: Dataset, position: int, exc: Exception) -> str:
+    detail = (str(exc).strip().splitlines() or [""])[0]
+    return (
+        f"{dataset.path.name}: index {dataset.frame['index'].iloc[position]}: the model's "
+        f"processor refused the item ({type(exc).__name__}: {detail})"
+    )
+
+
 def _is_out_of_memory(exc: BaseException) -> bool:
     import torch
 
@@ -161,6 +218,12 @@ class BatchRunner:
         self.stats = ShardStats(batch_size=batch_size)
 
     def prepare(self, dataset: Dataset, positions: list[int]) -> Prepared:
+        """Decode and encode a batch; an item that cannot be read fails alone.
+
+        When the processor refuses the batch (an aspect ratio it does not
+        take, say), each item is encoded alone to find the ones it refuses;
+        those fail and the others are encoded together again.
+        """
         good: list[int] = []
         items: list[tuple[list[Any], str]] = []
         failed: list[tuple[int, str]] = []
@@ -170,8 +233,25 @@ class BatchRunner:
                 good.append(position)
             except ItemImageError as exc:
                 failed.append((position, str(exc)))
-        inputs = self.model.encode(items) if items else None
-        return Prepared(good, items, inputs, failed)
+        if not items:
+            return Prepared(good, items, None, failed)
+        try:
+            return Prepared(good, items, self.model.encode(items), failed)
+        except Exception as exc:
+            if _is_out_of_memory(exc):
+                raise
+        accepted = []
+        for position, item in zip(good, items, strict=True):
+            try:
+                self.model.encode([item])
+            except Exception as exc:
+                if _is_out_of_memory(exc):
+                    raise
+                failed.append((position, _refused(dataset, position, exc)))
+            else:
+                accepted.append((position, item))
+        good, items = [p for p, _ in accepted], [item for _, item in accepted]
+        return Prepared(good, items, self.model.encode(items) if items else None, failed)
 
     def run(self, batch: Prepared) -> list[tuple[int, str, str | None]]:
         """(position, prediction, error) for every item of ``batch``."""
@@ -241,8 +321,8 @@ def predict_shard(
     thread, only when something is left to predict.
     """
     started = time.perf_counter()
-    done = read_checkpoints(dataset_dir)
     indices = dataset.frame["index"].tolist()
+    done = read_checkpoints(dataset_dir, indices, warn=info.is_main)  # one warning per run
     todo = by_length(dataset, [p for p in positions if indices[p] not in done])
     own = checkpoint_path(dataset_dir, info.rank)
     own.parent.mkdir(parents=True, exist_ok=True)

@@ -29,6 +29,7 @@ see :func:`write_manifest`.
 from __future__ import annotations
 
 import csv
+import itertools
 import json
 import logging
 import math
@@ -36,10 +37,12 @@ import os
 import re
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import numpy as np
 import pandas as pd
+from openpyxl import Workbook
+from openpyxl.cell import WriteOnlyCell
 
 from vlmeval_core.files import write_atomic, write_atomic_with, write_json
 from vlmeval_core.plan import slug
@@ -59,6 +62,8 @@ DROPPED_COLUMNS = ("image",)
 """Not copied into the xlsx: base64 images (VLMEvalKit's prediction file drops them too)."""
 
 EXCEL_CELL_LIMIT = 32767
+XLSX_MAX_ROWS = 1_048_576
+"""Rows of one xlsx worksheet, the header included: a larger dataset gets no xlsx."""
 try:  # the characters openpyxl refuses in a cell (control characters)
     from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE as _EXCEL_ILLEGAL
 except ImportError:  # pragma: no cover - openpyxl moved it
@@ -91,12 +96,20 @@ def write_dataset_results(
     lines = "".join(json.dumps(record, ensure_ascii=False) + "\n" for record in _records(items))
     write_atomic(out / "predictions.jsonl", lines)
 
-    sheet = _item_sheet(items)
-    write_atomic_with(
-        out / f"{stem}.xlsx",
-        lambda handle: sheet.to_excel(handle, index=False, engine="openpyxl"),
-        binary=True,
-    )
+    xlsx = out / f"{stem}.xlsx"
+    if len(items) < XLSX_MAX_ROWS:
+        sheet = _item_sheet(items)
+        write_atomic_with(xlsx, lambda handle: _write_xlsx(handle, sheet), binary=True)
+    else:
+        xlsx.unlink(missing_ok=True)  # an older, smaller run's table would disagree
+        log.warning(
+            "vlmeval: note: %s: %d items do not fit in one xlsx sheet (%d rows with the "
+            "header), so %s is not written; predictions.jsonl holds every item",
+            dataset_name,
+            len(items),
+            XLSX_MAX_ROWS,
+            xlsx.name,
+        )
     table = result.table
     if isinstance(table, pd.DataFrame):
         write_atomic_with(
@@ -140,6 +153,26 @@ def _item_sheet(items: pd.DataFrame) -> pd.DataFrame:
             [_excel_cell(v) for v in sheet[column]], index=sheet.index, dtype=object
         )
     return sheet
+
+
+def _write_xlsx(handle: IO[bytes], sheet: pd.DataFrame) -> None:
+    """``sheet`` as the one worksheet of an xlsx; every string is a text cell, never a formula.
+
+    openpyxl would turn a string that starts with ``=`` into a live formula
+    (``=HYPERLINK(…)``, ``=cmd|…``); typed as text, it shows and reads back
+    (``pandas.read_excel``) as the very string.
+    """
+    book = Workbook(write_only=True)
+    page = book.create_sheet("Sheet1")
+    for row in itertools.chain([sheet.columns], sheet.itertuples(index=False, name=None)):
+        page.append([_text_cell(page, v) if isinstance(v, str) else v for v in row])
+    book.save(handle)
+
+
+def _text_cell(page: Any, text: str) -> WriteOnlyCell:
+    cell = WriteOnlyCell(page, value=text)
+    cell.data_type = "s"
+    return cell
 
 
 def _excel_cell(value: Any) -> Any:

@@ -21,6 +21,7 @@ from vlmeval_core import distributed, signals
 from vlmeval_core.datasets.prepare import dataset_path, prepare
 from vlmeval_core.datasets.tsv import Dataset, load_tsv
 from vlmeval_core.errors import RuntimeFailure, VlmevalError
+from vlmeval_core.files import remove_leftover_temps
 from vlmeval_core.inference import predict_shard, read_checkpoints, shard_positions
 from vlmeval_core.plan import Plan, load_plan
 
@@ -81,7 +82,7 @@ def merge_and_score(plan: Plan, dataset: Dataset, dataset_dir: Path) -> dict[str
     from vlmeval_core.report import write_dataset_results
     from vlmeval_core.scoring import score_dataset
 
-    done = read_checkpoints(dataset_dir)
+    done = read_checkpoints(dataset_dir, dataset.frame["index"], warn=False)  # warned at start
     frame = dataset.frame.drop(columns=[c for c in ("image",) if c in dataset.frame.columns])
     missing = [i for i in frame["index"] if i not in done]
     if missing:
@@ -103,6 +104,8 @@ def run(plan: Plan, info: distributed.RankInfo) -> None:
     from vlmeval_core.report import write_manifest, write_summary
 
     started = time.perf_counter()
+    if info.is_main:
+        remove_leftover_temps(plan.run_dir)
     model = LazyModel(plan)
     scores: dict[str, dict[str, Any]] = {}
     data_info: dict[str, dict[str, Any]] = {}

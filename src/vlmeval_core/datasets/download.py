@@ -37,7 +37,6 @@ import hashlib
 import http.client
 import os
 import re
-import tempfile
 import urllib.error
 import urllib.request
 from collections.abc import Mapping
@@ -46,7 +45,7 @@ from pathlib import Path
 
 from vlmeval_core.datasets.registry import DatasetEntry
 from vlmeval_core.errors import RuntimeFailure
-from vlmeval_core.files import _fsync_dir, write_atomic
+from vlmeval_core.files import _fsync_dir, locked_temp, write_atomic
 
 OFFLINE_VARIABLES = ("VLMEVAL_OFFLINE", "HF_HUB_OFFLINE")
 URL_BASE_VARIABLE = "VLMEVAL_DATA_URL_BASE"
@@ -287,14 +286,13 @@ def _download(
         raise _TransferError(f"cannot reach {url}: {reason}") from None
     md5, sha = hashlib.md5(), hashlib.sha256()
     try:
-        fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
+        fd, tmp = locked_temp(path, ".part")
     except OSError as exc:
         response.close()
         raise RuntimeFailure(
             f"{entry.name}: cannot write into the data dir {path.parent} "
             f"({exc.strerror or exc}): mount it writable, or place the file from {url} there"
         ) from None
-    tmp = Path(tmp_name)
     try:
         with response, os.fdopen(fd, "wb") as handle:
             expected = _content_length(response)

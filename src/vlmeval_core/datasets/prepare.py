@@ -14,7 +14,7 @@ from pathlib import Path
 from vlmeval_core.datasets import download, shapes
 from vlmeval_core.datasets.registry import DATASETS, DatasetRef
 from vlmeval_core.errors import UsageError
-from vlmeval_core.files import write_atomic
+from vlmeval_core.files import remove_leftover_temps, write_atomic
 
 
 def synthetic_dir(data_dir: Path, run_dir: Path) -> Path:
@@ -42,12 +42,16 @@ def dataset_path(ref: DatasetRef, data_dir: Path, run_dir: Path, seed: int) -> P
 
 
 def prepare(ref: DatasetRef, data_dir: Path, run_dir: Path, seed: int) -> Path:
-    """Make sure the TSV of ``ref`` exists and is current; return its path."""
+    """Make sure the TSV of ``ref`` exists and is current; return its path.
+
+    Temp files that interrupted writes of a registered TSV left beside it are removed first.
+    """
     path = dataset_path(ref, data_dir, run_dir, seed)
     if ref.path is not None:
         if not path.is_file():
             raise UsageError(f"{path}: dataset file not found")
         return path
+    remove_leftover_temps(path.parent, prefix=f".{path.name}.", recursive=False)
     entry = DATASETS[ref.name]
     if entry.source == "download":
         return download.ensure_dataset(entry, data_dir).path

@@ -21,9 +21,13 @@ import binascii
 import hashlib
 import io
 import json
+import os
+import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import pandas as pd
 from PIL import Image
@@ -31,10 +35,19 @@ from PIL import Image
 from vlmeval_core.datasets.prompts import OPTION_LETTERS, build_prompt
 from vlmeval_core.datasets.registry import DATASETS
 from vlmeval_core.errors import UsageError
+from vlmeval_core.files import file_kind
 
 REQUIRED = ("index", "question", "answer")
+INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
+"""The range of an ``index`` (int64, as in VLMEvalKit's pandas frames)."""
 IMAGE_REF_MAX_LEN = 64
 """An ``image`` value this short is a reference to another row's index, as in VLMEvalKit."""
+
+
+MAX_IMAGE_PIXELS = Image.MAX_IMAGE_PIXELS
+"""The pixel budget of one image (Pillow's bomb limit, about 89 million): above it the item
+fails before anything is decoded."""
+warnings.simplefilter("ignore", Image.DecompressionBombWarning)  # refused above, naming the item
 
 
 class ItemImageError(Exception):
@@ -80,34 +93,33 @@ class Dataset:
 
     def images(self, position: int) -> list[Image.Image]:
         """Decode the images of the row at ``position``; ItemImageError names the item."""
-        row = self.frame.iloc[position]
-        index = row["index"]
-        try:
-            if "image" in self.frame.columns and isinstance(row["image"], str) and row["image"]:
-                return [_decode_base64(v) for v in self._image_values(row["image"])]
-            if "image_path" in self.frame.columns and isinstance(row["image_path"], str):
-                return [_open_file(self._safe_path(p)) for p in _as_list(row["image_path"])]
-        except ItemImageError as exc:
-            raise ItemImageError(f"{self.path.name}: index {index}: {exc}") from None
-        raise ItemImageError(f"{self.path.name}: index {index}: the row has no image")
+        with self._naming_the_item(position):
+            return [_decoded(source) for source in self._image_sources(position)]
 
     def image_sizes(self, position: int) -> list[tuple[int, int]]:
         """(width, height) of the row's images from their headers only; [] if unreadable."""
         try:
-            row = self.frame.iloc[position]
-            if "image" in self.frame.columns and isinstance(row["image"], str) and row["image"]:
-                sources = [
-                    io.BytesIO(base64.b64decode(v)) for v in self._image_values(row["image"])
-                ]
-            else:
-                sources = [self._safe_path(p) for p in _as_list(str(row["image_path"]))]
-            sizes = []
-            for source in sources:
-                with Image.open(source) as image:
-                    sizes.append(image.size)
-            return sizes
-        except (ItemImageError, binascii.Error, ValueError, OSError, KeyError):
-            return []
+            with self._naming_the_item(position):
+                return [_header_size(source) for source in self._image_sources(position)]
+        except ItemImageError:
+            return []  # the item fails when its images are decoded
+
+    @contextmanager
+    def _naming_the_item(self, position: int) -> Iterator[None]:
+        try:
+            yield
+        except ItemImageError as exc:
+            index = self.frame["index"].iloc[position]
+            raise ItemImageError(f"{self.path.name}: index {index}: {exc}") from None
+
+    def _image_sources(self, position: int) -> list[bytes | Path]:
+        """The encoded images of a row: bytes of a base64 value, or a checked file path."""
+        row = self.frame.iloc[position]
+        if "image" in self.frame.columns and isinstance(row["image"], str) and row["image"]:
+            return [_base64_bytes(v) for v in self._image_values(row["image"])]
+        if "image_path" in self.frame.columns and isinstance(row["image_path"], str):
+            return [self._safe_path(p) for p in _as_list(row["image_path"])]
+        raise ItemImageError("the row has no image")
 
     def _image_values(self, value: str) -> list[str]:
         if len(value) <= IMAGE_REF_MAX_LEN:
@@ -149,7 +161,7 @@ def _as_list(value: str) -> list[str]:
     if text.startswith("["):
         try:
             items = json.loads(text)
-        except json.JSONDecodeError:
+        except (json.JSONDecodeError, RecursionError):
             try:
                 items = ast.literal_eval(text)
             except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
@@ -160,21 +172,63 @@ def _as_list(value: str) -> list[str]:
     return [text]
 
 
-def _decode_base64(value: str) -> Image.Image:
+def _base64_bytes(value: str) -> bytes:
     try:
-        data = base64.b64decode(value, validate=False)
-        image = Image.open(io.BytesIO(data))
+        return base64.b64decode(value, validate=False)
+    except (binascii.Error, ValueError) as exc:
+        raise ItemImageError(f"image is not valid base64 ({exc})") from None
+
+
+@contextmanager
+def _opened(source: bytes | Path) -> Iterator[Image.Image]:
+    """The image of ``source``, its header read and its pixel count checked, not yet decoded.
+
+    A file must be a regular one: it is checked before it is opened (a FIFO
+    would block the reader, a device never ends) and opened without blocking.
+    """
+    name = "image" if isinstance(source, bytes) else f"image file {str(source)!r}"
+    try:
+        with _binary(source) as handle, Image.open(handle) as image:
+            width, height = image.size
+            if width * height > MAX_IMAGE_PIXELS:
+                raise ItemImageError(
+                    f"{name} is {width}x{height} pixels, over the budget of "
+                    f"{MAX_IMAGE_PIXELS:,} pixels"
+                )
+            yield image
+    except Image.DecompressionBombError as exc:
+        raise ItemImageError(f"{name} is over the pixel budget ({exc})") from None
+    except (OSError, ValueError, SyntaxError, MemoryError) as exc:
+        failed = "cannot be decoded" if isinstance(source, bytes) else "cannot be read"
+        raise ItemImageError(f"{name} {failed} ({type(exc).__name__}: {exc})") from None
+
+
+@contextmanager
+def _binary(source: bytes | Path) -> Iterator[BinaryIO]:
+    if isinstance(source, bytes):
+        yield io.BytesIO(source)
+        return
+    kind = file_kind(os.stat(source).st_mode)
+    if kind is not None:
+        raise ItemImageError(f"image_path {str(source)!r} is {kind}, not an image file")
+    fd = os.open(source, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+    kind = file_kind(os.fstat(fd).st_mode)
+    if kind is not None:  # swapped between the check and the open
+        os.close(fd)
+        raise ItemImageError(f"image_path {str(source)!r} is {kind}, not an image file")
+    os.set_blocking(fd, True)
+    with os.fdopen(fd, "rb") as handle:
+        yield handle
+
+
+def _decoded(source: bytes | Path) -> Image.Image:
+    with _opened(source) as image:
         return image.convert("RGB")
-    except (binascii.Error, ValueError, OSError, Image.DecompressionBombError) as exc:
-        raise ItemImageError(f"image cannot be decoded ({type(exc).__name__}: {exc})") from None
 
 
-def _open_file(path: Path) -> Image.Image:
-    try:
-        with Image.open(path) as image:
-            return image.convert("RGB")
-    except (OSError, ValueError, Image.DecompressionBombError) as exc:
-        raise ItemImageError(f"image file {str(path)!r} cannot be read ({exc})") from None
+def _header_size(source: bytes | Path) -> tuple[int, int]:
+    with _opened(source) as image:
+        return image.size
 
 
 def load_tsv(path: str | Path, name: str | None = None, kind: str | None = None) -> Dataset:
@@ -206,25 +260,36 @@ def load_tsv(path: str | Path, name: str | None = None, kind: str | None = None)
             f"{path}: {name} is scored with column(s) {', '.join(needed)}, which the file "
             f"lacks; found {', '.join(map(str, frame.columns))}"
         )
+    if frame.empty:
+        raise UsageError(f"{path}: the file has a header but no rows; a dataset needs items")
     if entry is not None and entry.skip_missing_images and "image" in frame.columns:
-        frame = frame[frame["image"].notna()].reset_index(drop=True)
-    bad = frame["index"].isna() | ~frame["index"].fillna("").str.fullmatch(r"-?\d+")
+        frame = frame[frame["image"].notna()]  # keeps the file's row numbers in the index
+        if frame.empty:
+            raise UsageError(f"{path}: no row has an image; {name} needs images")
+    bad = frame["index"].isna() | ~frame["index"].fillna("").str.fullmatch(r"-?[0-9]+")
     if entry is not None and entry.text_index and bad.any():
         frame = _number_text_index(path, frame)
         bad = frame["index"].isna()
     if bad.any():
-        row = int(bad.to_numpy().nonzero()[0][0])
         raise UsageError(
-            f"{path}: row {row + 2}: index {frame['index'].iloc[row]!r} is not a whole number"
+            f"{path}: row {_file_row(frame, bad)}: index {frame['index'][bad].iloc[0]!r} is "
+            "not a whole number (ASCII digits 0-9, optionally after a '-')"
+        )
+    too_big = frame["index"].map(lambda value: not INT64_MIN <= int(value) <= INT64_MAX)
+    if too_big.any():
+        raise UsageError(
+            f"{path}: row {_file_row(frame, too_big)}: index {frame['index'][too_big].iloc[0]} "
+            f"does not fit in 64 bits (from {INT64_MIN} to {INT64_MAX})"
         )
     frame["index"] = frame["index"].astype("int64")
     dupes = frame["index"][frame["index"].duplicated()]
     if len(dupes):
         raise UsageError(f"{path}: index {int(dupes.iloc[0])} appears more than once")
-    if frame["question"].isna().any():
-        row = int(frame["question"].isna().to_numpy().nonzero()[0][0])
+    empty = frame["question"].isna()
+    if empty.any():
         raise UsageError(
-            f"{path}: row {row + 2} (index {int(frame['index'].iloc[row])}): empty question"
+            f"{path}: row {_file_row(frame, empty)} "
+            f"(index {int(frame['index'][empty].iloc[0])}): empty question"
         )
     resolved_kind = kind or infer_kind(frame)
     if resolved_kind == "mcq" and not any(c in frame.columns for c in OPTION_LETTERS):
@@ -241,13 +306,17 @@ def load_tsv(path: str | Path, name: str | None = None, kind: str | None = None)
     )
 
 
+def _file_row(frame: pd.DataFrame, mask: pd.Series) -> int:
+    """The row number in the file (the header is row 1) of the first row where ``mask`` holds."""
+    return int(frame.index[mask.to_numpy().nonzero()[0][0]]) + 2
+
+
 def _number_text_index(path: Path, frame: pd.DataFrame) -> pd.DataFrame:
     """A text ``index`` (HallusionBench's ``VD_chart_1_0_0_0``) moves to ``source_index``;
     ``index`` becomes the row number, which checkpoints and merging key on."""
     source = frame["index"]
     if source.isna().any():
-        row = int(source.isna().to_numpy().nonzero()[0][0])
-        raise UsageError(f"{path}: row {row + 2}: empty index")
+        raise UsageError(f"{path}: row {_file_row(frame, source.isna())}: empty index")
     frame = frame.copy()
     frame.insert(1, "source_index", source.astype(str))
     frame["index"] = [str(i) for i in range(len(frame))]

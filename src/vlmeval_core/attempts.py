@@ -1,12 +1,14 @@
 """Every launch of a run is an attempt: when, where, how many ranks, and how it ended.
 
-The launcher of each node appends a ``start`` record to ``<run_dir>/attempts.jsonl``
-before it execs torchrun; torchrun's wrapper appends the ``end`` record with the
-exit code when it ends (:func:`conclude`, which also releases the run lock). An
-attempt killed outright (SIGKILL, power loss) has no end record: its exit stays
-unknown (null), and its wall time is not counted. The manifest lists them all
-(:func:`history`). The launcher tells torchrun which attempt it runs through
-``VLMEVAL_RUN_ATTEMPT`` (JSON: run dir, attempt id, lock descriptor). Torch-free.
+The launcher of each node appends a ``start`` record to its node's file,
+``<run_dir>/attempts.node-<n>.jsonl`` (one writer per file, the holder of the
+node's run lock, so hosts never append to one file over NFS), before it execs
+torchrun; torchrun's wrapper appends the ``end`` record with the exit code when
+it ends (:func:`conclude`, which also releases the run lock). An attempt killed
+outright (SIGKILL, power loss) has no end record: its exit stays unknown (null),
+and its wall time is not counted. The manifest lists them all (:func:`history`).
+The launcher tells torchrun which attempt it runs through ``VLMEVAL_RUN_ATTEMPT``
+(JSON: attempts file, attempt id, lock descriptor). Torch-free.
 """
 
 from __future__ import annotations
@@ -24,7 +26,6 @@ from typing import Any
 from vlmeval_core import run_lock
 from vlmeval_core.files import append_jsonl, read_jsonl
 
-ATTEMPTS_FILE = "attempts.jsonl"
 ENV_VARIABLE = "VLMEVAL_RUN_ATTEMPT"
 
 
@@ -71,15 +72,20 @@ def start(
         gpus_per_model=gpus_per_model,
         limit=limit,
     )
-    append_jsonl(run_dir / ATTEMPTS_FILE, [{"event": "start", **asdict(attempt)}])
+    append_jsonl(attempts_file(run_dir, node_rank), [{"event": "start", **asdict(attempt)}])
     return attempt
+
+
+def attempts_file(run_dir: Path, node_rank: int) -> Path:
+    return Path(run_dir) / f"attempts.node-{node_rank}.jsonl"
 
 
 def handover(run_dir: Path, attempt: Attempt, lock: run_lock.RunLock) -> dict[str, str]:
     """The variable that tells torchrun's wrapper which attempt to conclude, which lock to
     release; makes the lock's descriptor survive the exec."""
     os.set_inheritable(lock.fd, True)
-    value = {"run_dir": str(run_dir), "id": attempt.id, "lock_fd": lock.fd}
+    file = attempts_file(run_dir, attempt.node_rank)
+    value = {"file": str(file), "id": attempt.id, "lock_fd": lock.fd}
     return {ENV_VARIABLE: json.dumps(value)}
 
 
@@ -95,7 +101,7 @@ def conclude(exit_code: int, environ: Mapping[str, str] | None = None) -> int:
     handed = json.loads(raw)
     try:
         append_jsonl(
-            Path(handed["run_dir"]) / ATTEMPTS_FILE,
+            handed["file"],
             [{"event": "end", "id": handed["id"], "ended": now(), "exit": exit_code}],
         )
     finally:
@@ -115,16 +121,16 @@ def history(run_dir: Path, finishing: str | None = None) -> list[dict[str, Any]]
     ``finishing`` is the attempt that is completing the run right now: it ends now,
     with exit 0.
     """
-    attempts: dict[str, dict[str, Any]] = {}
-    for record in read_jsonl(run_dir / ATTEMPTS_FILE):
-        event, attempt_id = record.pop("event", None), record.get("id")
-        if event == "start":
-            attempts[attempt_id] = {**record, "ended": None, "exit": None}
-        elif event == "end" and attempt_id in attempts:
-            attempts[attempt_id].update(ended=record.get("ended"), exit=record.get("exit"))
+    records = [r for p in sorted(run_dir.glob("attempts.node-*.jsonl")) for r in read_jsonl(p)]
+    starts = sorted((r for r in records if r.get("event") == "start"), key=lambda r: r["started"])
+    attempts = {r["id"]: {**r, "ended": None, "exit": None} for r in starts}
+    for record in records:
+        if record.get("event") == "end" and record.get("id") in attempts:
+            attempts[record["id"]].update(ended=record["ended"], exit=record["exit"])
     if finishing in attempts:
         attempts[finishing].update(ended=now(), exit=0)
     for attempt in attempts.values():
+        del attempt["event"]
         attempt["wall_s"] = _seconds(attempt["started"], attempt["ended"])
     return list(attempts.values())
 

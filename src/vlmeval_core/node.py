@@ -15,7 +15,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated, Any
 
-from pydantic import Field, StrictInt, StrictStr, TypeAdapter
+from pydantic import Field, TypeAdapter
 from pydantic.dataclasses import dataclass
 from typing_extensions import TypedDict
 
@@ -30,10 +30,10 @@ class GpuRecord(TypedDict):
 
     __pydantic_config__ = STRICT  # type: ignore[misc]
 
-    index: Annotated[StrictInt, Field(ge=0)]
+    index: Annotated[int, Field(ge=0)]
     uuid: NonEmpty
-    name: StrictStr
-    memory_total_mib: Annotated[StrictInt, Field(ge=0)]
+    name: str
+    memory_total_mib: Annotated[int, Field(ge=0)]
 
 
 @dataclass(frozen=True, config=STRICT)

@@ -27,15 +27,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated, Any, Literal, get_args
 
-from pydantic import (
-    ConfigDict,
-    Field,
-    StrictBool,
-    StrictInt,
-    StrictStr,
-    TypeAdapter,
-    ValidationError,
-)
+from pydantic import ConfigDict, Field, TypeAdapter, ValidationError
 from pydantic.dataclasses import dataclass
 
 from vlmeval_core.datasets.registry import SAFE_NAME_PATTERN, DatasetRef
@@ -50,9 +42,9 @@ SAFE_NAME = re.compile(SAFE_NAME_PATTERN)
 STRICT = ConfigDict(extra="forbid", strict=True)
 """Every field must be of its own JSON type and every field must be known."""
 
-NonEmpty = Annotated[StrictStr, Field(min_length=1)]
-Positive = Annotated[StrictInt, Field(ge=1)]
-SafeName = Annotated[StrictStr, Field(pattern=SAFE_NAME_PATTERN)]
+NonEmpty = Annotated[str, Field(min_length=1)]
+Positive = Annotated[int, Field(ge=1)]
+SafeName = Annotated[str, Field(pattern=SAFE_NAME_PATTERN)]
 
 
 def slug(name: str) -> str:
@@ -67,9 +59,9 @@ class ModelSpec:
     name: NonEmpty
     source: Literal["bundled", "hub", "local"]
     path: NonEmpty
-    revision: StrictStr | None = None
+    revision: str | None = None
     dtype: Dtype = "auto"
-    trust_remote_code: StrictBool = False
+    trust_remote_code: bool = False
     batch_size: Positive = 8
     max_new_tokens: Positive = 32
     gpus_per_model: Positive = 1
@@ -85,7 +77,7 @@ class Plan:
     output_dir: NonEmpty
     run_name: SafeName
     limit: Positive | None = None
-    seed: StrictInt = 0
+    seed: int = 0
     schema: Literal[1] = SCHEMA_VERSION
 
     def __post_init__(self) -> None:

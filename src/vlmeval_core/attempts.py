@@ -8,7 +8,7 @@ it ends (:func:`conclude`, which also releases the run lock). An attempt killed
 outright (SIGKILL, power loss) has no end record: its exit stays unknown (null),
 and its wall time is not counted. The manifest lists them all (:func:`history`).
 The launcher tells torchrun which attempt it runs through ``VLMEVAL_RUN_ATTEMPT``
-(JSON: attempts file, attempt id, lock descriptor). Torch-free.
+(JSON: attempts file, attempt id, lock file and descriptor). Torch-free.
 """
 
 from __future__ import annotations
@@ -85,7 +85,7 @@ def handover(run_dir: Path, attempt: Attempt, lock: run_lock.RunLock) -> dict[st
     release; makes the lock's descriptor survive the exec."""
     os.set_inheritable(lock.fd, True)
     file = attempts_file(run_dir, attempt.node_rank)
-    value = {"file": str(file), "id": attempt.id, "lock_fd": lock.fd}
+    value = {"file": str(file), "id": attempt.id, "lock": str(lock.path), "lock_fd": lock.fd}
     return {ENV_VARIABLE: json.dumps(value)}
 
 
@@ -99,13 +99,16 @@ def conclude(exit_code: int, environ: Mapping[str, str] | None = None) -> int:
     if not raw:
         return exit_code
     handed = json.loads(raw)
+    fd = int(handed["lock_fd"])
+    if not run_lock.holds(fd, Path(handed["lock"])):
+        return exit_code  # a variable inherited from elsewhere: not this process's attempt
     try:
         append_jsonl(
             handed["file"],
             [{"event": "end", "id": handed["id"], "ended": now(), "exit": exit_code}],
         )
     finally:
-        run_lock.release(int(handed["lock_fd"]))
+        run_lock.release(fd)
     return exit_code
 
 

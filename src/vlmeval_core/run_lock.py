@@ -76,6 +76,14 @@ def acquire(run_dir: Path, node_rank: int = 0) -> RunLock:
     return RunLock(fd, path, abandoned)
 
 
+def holds(fd: int, path: Path) -> bool:
+    """Whether descriptor ``fd`` of this process is open on the lock file ``path``."""
+    try:
+        return os.path.samestat(os.fstat(fd), os.stat(path))
+    except OSError:
+        return False
+
+
 def release(fd: int) -> None:
     """End a clean hold: forget the holder, then drop the lock."""
     try:

@@ -147,3 +147,56 @@ def test_restart_moves_the_old_run_aside_and_starts_over(tmp_path):
     identity = json.loads((run_dir / "identity.json").read_text())
     assert identity["generation"]["max_new_tokens"] == 1
     assert "resumed 0" in again.stderr
+
+
+def test_a_hub_models_commit_comes_from_the_local_cache(tmp_path):
+    commit = "a" * 40
+    repo = tmp_path / "hub" / "models--org--tiny"
+    (repo / "refs").mkdir(parents=True)
+    (repo / "refs" / "main").write_text(commit)
+    (repo / "snapshots" / commit).mkdir(parents=True)
+    (repo / "snapshots" / commit / "config.json").write_text("{}")
+    probe = (
+        "from vlmeval_core.identity import cached_commit; "
+        "print(cached_commit('org/tiny', None), cached_commit('org/other', None))"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", probe],
+        env={**fake_nvml.subprocess_env(None, fake=False), "HF_HUB_CACHE": str(tmp_path / "hub")},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.stdout.split() == [commit, "None"], done.stderr
+
+
+def test_a_resumed_hub_model_is_pinned_to_the_commit_the_run_started_with(tmp_path):
+    from vlmeval_core import run_lock
+    from vlmeval_core.errors import UsageError
+    from vlmeval_core.identity import run_identity
+    from vlmeval_launcher.claim import claim_run
+    from vlmeval_launcher.plan import EvalRequest, resolve_launch
+
+    launch = resolve_launch(
+        EvalRequest(
+            model="org/tiny",
+            data=("ShapesMCQ",),
+            device="cpu",
+            output=str(tmp_path / "out"),
+            data_dir=str(tmp_path / "data"),
+            run_name="r",
+        )
+    )
+    identity = run_identity(launch.plan).to_dict()
+    assert identity["model"]["commit"] is None, "not in the cache: downloaded by the ranks"
+
+    def claim(commit: str | None) -> dict:
+        found = {**identity, "model": {**identity["model"], "commit": commit}}
+        run_lock.release(claim_run(launch, found, restart=False).lock.fd)
+        return json.loads(launch.plan_path.read_text())
+
+    assert claim(None)["model"]["revision"] is None
+    assert claim("a" * 40)["model"]["revision"] == "a" * 40, "the first commit known is kept"
+    assert claim(None)["model"]["revision"] == "a" * 40, "also when the cache lost it"
+    with pytest.raises(UsageError, match=f'model.commit was "{"a" * 40}", now "{"b" * 40}"'):
+        claim("b" * 40)

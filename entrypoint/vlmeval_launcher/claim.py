@@ -3,13 +3,15 @@
 :func:`claim_run` takes this node's run lock (a second launch is refused at
 once), compares the run's identity with this launch's (a mismatch stops with
 exit 2 and every differing field, unless ``--restart`` moves the old run
-aside), then writes the identity (first launch), ``plan.json`` and the
-attempt's start record. The lock stays held: its descriptor goes on to
-torchrun through the exec. Torch-free.
+aside), then writes the identity (first launch), ``plan.json`` (a hub model
+pinned to the commit the run started with) and the attempt's start record.
+The lock stays held: its descriptor goes on to torchrun through the exec.
+Torch-free.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -19,6 +21,7 @@ from typing import Any
 from vlmeval_core import attempts, run_lock
 from vlmeval_core.errors import UsageError
 from vlmeval_core.identity import differences, filled_in, load_identity, write_identity
+from vlmeval_core.plan import Plan
 from vlmeval_launcher.plan import Launch
 
 
@@ -63,7 +66,7 @@ def claim_run(launch: Launch, identity: dict[str, Any], *, restart: bool) -> Cla
         known = check_identity(run_dir, identity)
         write_identity(run_dir, known or identity)
         resuming = known is not None or (run_dir / "plan.json").exists()
-        plan.write()
+        pinned(plan, known or identity).write()
         attempt = attempts.start(
             run_dir,
             node_rank=launch.node_rank,
@@ -77,6 +80,15 @@ def claim_run(launch: Launch, identity: dict[str, Any], *, restart: bool) -> Cla
         run_lock.release(lock.fd)
         raise
     return Claim(lock, attempt, resuming, moved_to)
+
+
+def pinned(plan: Plan, identity: dict[str, Any]) -> Plan:
+    """``plan`` with a hub model's revision set to the run's commit, once the run knows it,
+    so a resume loads the weights the run started with even if the branch has moved."""
+    commit = identity["model"]["commit"]
+    if plan.model.source != "hub" or commit is None or plan.model.revision == commit:
+        return plan
+    return dataclasses.replace(plan, model=dataclasses.replace(plan.model, revision=commit))
 
 
 def _holds_a_run(run_dir: Path) -> bool:

@@ -13,6 +13,7 @@ import pytest
 
 from vlmeval_core.datasets.registry import DatasetRef, resolve_dataset
 from vlmeval_core.models.registry import TINY_VLM_DIR
+from vlmeval_core.node import NodeSettings
 from vlmeval_core.plan import ModelSpec, Plan
 
 
@@ -25,7 +26,8 @@ def make_plan(
     batch_size: int = 16,
     **fields: Any,
 ) -> Plan:
-    """A plan (CPU unless told) writing under ``tmp_path/out`` with data under ``tmp_path/data``."""
+    """A plan (CPU unless told) writing under ``tmp_path/out``; its node's data dir is
+    ``tmp_path/data`` (:func:`node_of`)."""
     model = model or ModelSpec(
         "tiny-vlm", "bundled", str(TINY_VLM_DIR), batch_size=batch_size, max_new_tokens=8
     )
@@ -35,13 +37,18 @@ def make_plan(
         datasets=refs,
         device="cpu",
         output_dir=str(tmp_path / "out"),
-        data_dir=str(tmp_path / "data"),
         run_name=run_name,
         **fields,
     )
 
 
-def worker_env() -> dict[str, str]:
+def node_of(plan: Plan) -> NodeSettings:
+    """The node settings of a :func:`make_plan` plan: data beside its output dir, no GPU list."""
+    return NodeSettings(str(Path(plan.output_dir).parent / "data"))
+
+
+def worker_env(plan: Plan | None = None) -> dict[str, str]:
+    """The ranks' environment; with ``plan``, its node's settings (:func:`node_of`)."""
     env = dict(os.environ)
     env.update(
         OMP_NUM_THREADS="1", TOKENIZERS_PARALLELISM="false", HF_HUB_OFFLINE="1", DIST_TIMEOUT="300"
@@ -55,6 +62,8 @@ def worker_env() -> dict[str, str]:
         "MASTER_PORT",
     ):
         env.pop(key, None)
+    if plan is not None:
+        env.update(node_of(plan).to_env())
     return env
 
 
@@ -75,7 +84,7 @@ def torchrun_argv(plan_path: Path, nproc: int) -> list[str]:
 def run_torchrun(plan: Plan, nproc: int, timeout: float = 600) -> subprocess.CompletedProcess:
     return subprocess.run(
         torchrun_argv(plan.write(), nproc),
-        env=worker_env(),
+        env=worker_env(plan),
         capture_output=True,
         text=True,
         timeout=timeout,
@@ -86,7 +95,7 @@ def run_worker(plan: Plan, timeout: float = 300, **env: str) -> subprocess.Compl
     """One rank without torchrun: ``python -m vlmeval_core.worker plan.json``."""
     return subprocess.run(
         [sys.executable, "-m", "vlmeval_core.worker", str(plan.write())],
-        env={**worker_env(), **env},
+        env={**worker_env(plan), **env},
         capture_output=True,
         text=True,
         timeout=timeout,

@@ -56,10 +56,22 @@ def error_of(result) -> str:
 
 
 def dry_run(*args: str) -> tuple[dict, list[str]]:
+    plan, argv, _ = dry_run_with_node(*args)
+    return plan, argv
+
+
+def dry_run_with_node(*args: str) -> tuple[dict, list[str], dict]:
+    """The printed plan, torchrun argv and this node's settings (on stderr, not in the plan)."""
     result = eval_(*args, "--dry-run")
     assert result.exit_code == 0, result.stderr
     *plan_lines, argv_line = result.stdout.rstrip("\n").splitlines()
-    return json.loads("\n".join(plan_lines)), shlex.split(argv_line)
+    prefix = "vlmeval: this node's settings, handed to its ranks, not in plan.json: "
+    (node_line,) = [line for line in result.stderr.splitlines() if line.startswith(prefix)]
+    return (
+        json.loads("\n".join(plan_lines)),
+        shlex.split(argv_line),
+        json.loads(node_line.removeprefix(prefix)),
+    )
 
 
 # ---- validation: one line, the numbers, the fix, exit 2 -----------------------------------
@@ -310,7 +322,7 @@ def test_a_bad_flag_value_is_one_line_too():
 
 
 def test_dry_run_on_one_cpu_node(workspace):
-    plan, argv = dry_run(
+    plan, argv, node = dry_run_with_node(
         *TINY,
         "--device",
         "cpu",
@@ -335,19 +347,19 @@ def test_dry_run_on_one_cpu_node(workspace):
         "vlmeval_core.worker",
         str(run_dir / "plan.json"),
     ]
-    assert plan["device"] == "cpu" and plan["gpus"] == []
+    assert plan["device"] == "cpu" and "gpus" not in plan and "data_dir" not in plan
     assert plan["model"]["name"] == "tiny-vlm" and plan["model"]["source"] == "bundled"
     assert (plan["model"]["batch_size"], plan["model"]["max_new_tokens"]) == (32, 8)
     assert plan["datasets"] == [{"name": "ShapesMCQ", "path": None, "kind": "mcq"}]
     assert plan["output_dir"] == str(workspace / "out")
-    assert plan["data_dir"] == str(workspace / "data")
+    assert node == {"data_dir": str(workspace / "data"), "gpus": []}
     assert (plan["run_name"], plan["limit"], plan["seed"]) == ("r1", 40, 0)
     assert not run_dir.exists(), "a dry run writes no plan"
 
 
 def test_dry_run_on_two_gpu_nodes(monkeypatch, workspace):
     fake_nvml.install(monkeypatch, gpus(8))
-    plan, argv = dry_run(
+    plan, argv, node = dry_run_with_node(
         "-m",
         "Qwen2-VL-2B-Instruct",
         "-d",
@@ -390,7 +402,8 @@ def test_dry_run_on_two_gpu_nodes(monkeypatch, workspace):
     assert plan["device"] == "cuda"
     assert plan["model"]["path"] == "Qwen/Qwen2-VL-2B-Instruct"
     assert (plan["model"]["gpus_per_model"], plan["model"]["dtype"]) == (2, "bfloat16")
-    assert plan["gpus"] == [
+    assert "gpus" not in plan, "GPUs are this node's, not the run's"
+    assert node["gpus"] == [
         {
             "index": i,
             "uuid": gpu_uuid(i),
@@ -413,8 +426,8 @@ def test_default_nproc_is_usable_gpus_over_gpus_per_model(monkeypatch, count, pe
 def test_the_plan_lists_the_visible_gpus_in_cuda_order(monkeypatch):
     fake_nvml.install(monkeypatch, gpus(8))
     monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "5,2")
-    plan, argv = dry_run(*TINY)
-    assert [g["uuid"] for g in plan["gpus"]] == [gpu_uuid(5), gpu_uuid(2)]
+    _, argv, node = dry_run_with_node(*TINY)
+    assert [g["uuid"] for g in node["gpus"]] == [gpu_uuid(5), gpu_uuid(2)]
     assert nproc_of(argv) == "2"
 
 
@@ -478,21 +491,25 @@ def test_a_flag_beats_its_variable(monkeypatch, workspace):
     monkeypatch.setenv("VLMEVAL_NPROC", "3")
     monkeypatch.setenv("VLMEVAL_DEVICE", "cuda")
     monkeypatch.setenv("VLMEVAL_DATA_DIR", str(workspace / "env-data"))
-    plan, argv = dry_run(*TINY, "--nproc", "1", "--device", "cpu", "--data-dir", "flag-data")
+    plan, argv, node = dry_run_with_node(
+        *TINY, "--nproc", "1", "--device", "cpu", "--data-dir", "flag-data"
+    )
     assert plan["model"]["name"] == "tiny-vlm"
     assert [d["name"] for d in plan["datasets"]] == ["ShapesMCQ"]
     assert plan["device"] == "cpu" and nproc_of(argv) == "1"
-    assert plan["data_dir"] == str(workspace / "flag-data")
+    assert node["data_dir"] == str(workspace / "flag-data")
 
 
 def test_data_dir_falls_back_from_vlmeval_data_dir_to_lmudata_to_home(monkeypatch, workspace):
     monkeypatch.setenv("VLMEVAL_DATA_DIR", str(workspace / "env-data"))
-    assert dry_run(*TINY, "--device", "cpu")[0]["data_dir"] == str(workspace / "env-data")
+    assert dry_run_with_node(*TINY, "--device", "cpu")[2]["data_dir"] == str(workspace / "env-data")
     monkeypatch.delenv("VLMEVAL_DATA_DIR")
-    assert dry_run(*TINY, "--device", "cpu")[0]["data_dir"] == str(workspace / "data")
+    assert dry_run_with_node(*TINY, "--device", "cpu")[2]["data_dir"] == str(workspace / "data")
     monkeypatch.delenv("LMUData")
     monkeypatch.setenv("HOME", str(workspace / "home"))
-    assert dry_run(*TINY, "--device", "cpu")[0]["data_dir"] == str(workspace / "home" / "LMUData")
+    assert dry_run_with_node(*TINY, "--device", "cpu")[2]["data_dir"] == str(
+        workspace / "home" / "LMUData"
+    )
 
 
 def test_datasets_split_on_commas_and_spaces_and_repeat_once(workspace):

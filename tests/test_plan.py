@@ -17,7 +17,6 @@ def make_plan(tmp_path, **overrides) -> Plan:
         datasets=(DatasetRef("ShapesMCQ", None, "mcq"),),
         device="cpu",
         output_dir=str(tmp_path / "out"),
-        data_dir=str(tmp_path / "data"),
         run_name="r1",
     )
     fields.update(overrides)
@@ -25,7 +24,7 @@ def make_plan(tmp_path, **overrides) -> Plan:
 
 
 def test_a_written_plan_loads_back_equal(tmp_path):
-    plan = make_plan(tmp_path, limit=5, seed=3, gpus=({"index": 0, "uuid": "GPU-1"},))
+    plan = make_plan(tmp_path, limit=5, seed=3)
     path = plan.write()
     assert path == tmp_path / "out" / "tiny-vlm" / "r1" / "plan.json"
     assert load_plan(path) == plan
@@ -38,16 +37,22 @@ def test_hub_ids_become_one_directory_level():
 @pytest.mark.parametrize(
     ("change", "message"),
     [
-        (lambda p: p.update(schema=2), "schema is 2"),
-        (lambda p: p.pop("datasets"), "missing field 'datasets'"),
-        (lambda p: p["model"].update(batch_size=0), "model.batch_size is 0"),
-        (lambda p: p["model"].update(dtype="fp8"), "model.dtype is 'fp8'"),
-        (lambda p: p["model"].update(colour="red"), "unknown model field(s) ['colour']"),
-        (lambda p: p.update(device="tpu"), "device is 'tpu'"),
-        (lambda p: p.update(run_name="../escape"), "run_name '../escape'"),
-        (lambda p: p.update(limit=0), "limit is 0"),
-        (lambda p: p.update(datasets=[]), "'datasets' must be a non-empty list"),
-        (lambda p: p["datasets"][0].update(kind="essay"), "datasets[0].kind is 'essay'"),
+        (lambda p: p.update(schema=2), "schema: Input should be 1 (got 2)"),
+        (lambda p: p.pop("datasets"), "datasets: Field required"),
+        (
+            lambda p: p["model"].update(batch_size=0),
+            "model.batch_size: Input should be greater than or equal to 1 (got 0)",
+        ),
+        (lambda p: p["model"].update(dtype="fp8"), "model.dtype: Input should be 'auto', "),
+        (lambda p: p["model"].update(colour="red"), "model.colour: unknown field"),
+        (lambda p: p.update(device="tpu"), "device: Input should be 'cuda' or 'cpu' (got \"tpu\")"),
+        (lambda p: p.update(run_name="../escape"), "run_name: String should match pattern"),
+        (lambda p: p.update(limit=0), "limit: Input should be greater than or equal to 1 (got 0)"),
+        (lambda p: p.update(datasets=[]), "datasets: Tuple should have at least 1 item"),
+        (
+            lambda p: p["datasets"][0].update(kind="essay"),
+            "datasets[0].kind: Input should be 'mcq', 'yorn' or 'vqa' (got \"essay\")",
+        ),
     ],
 )
 def test_a_bad_field_is_refused_with_its_name(tmp_path, change, message):

@@ -67,7 +67,7 @@ def _start_and_wait_for_checkpoints(plan, nproc, min_lines):
     """Start a real torchrun run and return it once a checkpoint holds ``min_lines`` items."""
     process = subprocess.Popen(
         torchrun_argv(plan.write(), nproc),
-        env=worker_env(),
+        env=worker_env(plan),
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -156,20 +156,19 @@ def test_an_undecodable_image_fails_its_item_only(tmp_path, plan_factory):
 def test_two_nodes_with_their_own_data_volumes_share_one_output_volume(tmp_path, plan_factory):
     """Two torchrun agents on this host play two nodes (c10d rendezvous on 127.0.0.1):
     each prepares the data on its own volume; rank 0 merges into the shared output."""
-    import dataclasses
     import socket
+
+    from vlmeval_core.node import NodeSettings
 
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
     base = plan_factory(["ShapesYN"], run_name="two-nodes", limit=24)
-    plans = []
-    for node in (0, 1):
-        plan = dataclasses.replace(base, data_dir=str(tmp_path / f"node{node}-data"))
-        path = plan.run_dir / f"plan-node{node}.json"
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps(plan.to_dict()))
-        plans.append(path)
+    plan_path = base.write()
+    envs = [
+        {**worker_env(), **NodeSettings(str(tmp_path / f"node{node}-data")).to_env()}
+        for node in (0, 1)
+    ]
     agents = [
         subprocess.Popen(
             [
@@ -184,9 +183,9 @@ def test_two_nodes_with_their_own_data_volumes_share_one_output_volume(tmp_path,
                 "--rdzv-id=two-nodes",
                 "-m",
                 "vlmeval_core.worker",
-                str(plans[node]),
+                str(plan_path),
             ],
-            env=worker_env(),
+            env=envs[node],
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,

@@ -207,13 +207,25 @@ Results go to <output>/<model>/<run-name>/; rerun with the same --run-name to re
     help="Times torchrun restarts the ranks after a failure.",
 )
 @_option(
+    "--restart",
+    is_flag=True,
+    default=False,
+    help="Start the run over: move its directory aside (never deleted) to "
+    "<run-name>.replaced-<time>.",
+)
+@_option(
     "--dry-run",
     is_flag=True,
     default=False,
-    help="Print the plan and the torchrun command; write no plan, start nothing.",
+    help="Print the plan, the torchrun command and this node's settings; write no plan, "
+    "start nothing.",
 )
 def eval_command(**flags: Any) -> None:
-    """Validate a run, write its plan and exec torchrun to evaluate it."""
+    """Validate a run, claim its directory, write its plan and exec torchrun to evaluate it."""
+    from vlmeval_core import attempts
+    from vlmeval_core.identity import run_identity
+    from vlmeval_core.node import ENV_VARIABLE as NODE_VARIABLE
+    from vlmeval_launcher.claim import check_identity, claim_run
     from vlmeval_launcher.plan import EvalRequest, resolve_launch
     from vlmeval_launcher.torchrun import (
         build_argv,
@@ -227,23 +239,47 @@ def eval_command(**flags: Any) -> None:
     request = EvalRequest(**flags)
     launch = resolve_launch(request)
     argv = build_argv(launch, find_torchrun())
-    if dry_run:
-        click.echo(json.dumps(launch.plan.to_dict(), indent=2, ensure_ascii=False))
-        click.echo(shlex.join(argv))
-        return
-    resuming = launch.plan_path.exists()
-    path = launch.write_plan()
     plan = launch.plan
+    identity = run_identity(plan).to_dict()
+    if dry_run:
+        if not request.restart:
+            check_identity(plan.run_dir, identity)
+        click.echo(json.dumps(plan.to_dict(), indent=2, ensure_ascii=False))
+        click.echo(shlex.join(argv))
+        click.echo(
+            f"{PROG}: this node's settings, handed to its ranks, not in plan.json: "
+            f"{launch.node.to_env()[NODE_VARIABLE]}",
+            err=True,
+        )
+        return
+    claim = claim_run(launch, identity, restart=request.restart)
+    if claim.lock.abandoned_by is not None:
+        click.echo(
+            f"{PROG}: note: taking over the run lock {claim.lock.path} from "
+            f"{claim.lock.abandoned_by.describe()}, which ended without releasing it",
+            err=True,
+        )
+    if claim.moved_to is not None:
+        click.echo(f"{PROG}: moved the previous run aside to {claim.moved_to}", err=True)
     ranks = f"{launch.nproc} rank{'s' if launch.nproc != 1 else ''}"
-    where = "cpu" if plan.device == "cpu" else f"{len(plan.gpus)} GPU(s)"
+    where = "cpu" if plan.device == "cpu" else f"{len(launch.node.gpus)} GPU(s)"
     click.echo(
-        f"{PROG}: {'resuming' if resuming else 'starting'} {plan.model.name} on "
+        f"{PROG}: {'resuming' if claim.resuming else 'starting'} {plan.model.name} on "
         f"{', '.join(d.name for d in plan.datasets)}: {ranks} per node on {where}; "
         f"results in {plan.run_dir}",
         err=True,
     )
-    click.echo(f"{PROG}: plan {path}; exec {shlex.join(argv)}", err=True)
-    exec_torchrun(argv, launch_environment(launch))
+    click.echo(f"{PROG}: plan {launch.plan_path}; exec {shlex.join(argv)}", err=True)
+    handed = {
+        **launch_environment(launch),
+        **launch.node.to_env(),
+        **attempts.handover(plan.run_dir, claim.attempt, claim.lock),
+    }
+    try:
+        exec_torchrun(argv, handed)
+    except VlmevalError as exc:
+        attempts.conclude(exc.exit_code, handed)  # no torchrun will end this attempt
+        raise
 
 
 @main.command("gpus")

@@ -4,7 +4,9 @@
 and directories, and fails on the first problem with a UsageError of one line
 that names the numbers and the fix (exit 2). What it returns, a
 :class:`Launch`, holds the :class:`vlmeval_core.plan.Plan` the ranks read and
-the few settings only torchrun needs. Torch-free.
+this node's own settings (data dir, GPUs: :class:`vlmeval_core.node.NodeSettings`,
+never written to the shared plan) and the few settings only torchrun needs.
+Torch-free.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from pathlib import Path
 from vlmeval_core.datasets.registry import DatasetRef, resolve_dataset
 from vlmeval_core.errors import UsageError
 from vlmeval_core.models.registry import resolve_model
+from vlmeval_core.node import NodeSettings
 from vlmeval_core.plan import DTYPES, SAFE_NAME, ModelSpec, Plan
 from vlmeval_launcher import gpus as gpu_discovery
 
@@ -53,13 +56,16 @@ class EvalRequest:
     node_rank: int | None = None
     rdzv_endpoint: str | None = None
     max_restarts: int = 0
+    restart: bool = False
 
 
 @dataclass(frozen=True)
 class Launch:
-    """A validated run: the plan every rank reads, and how torchrun starts the ranks."""
+    """A validated run: the plan every rank reads, this node's own settings, and how
+    torchrun starts the ranks."""
 
     plan: Plan
+    node: NodeSettings
     nproc: int
     nnodes: int = 1
     node_rank: int = 0
@@ -132,15 +138,14 @@ def resolve_launch(
         datasets=datasets,
         device=device,
         output_dir=str(output_dir),
-        data_dir=str(data_dir),
         run_name=run_name,
         limit=request.limit,
         seed=request.seed,
-        gpus=tuple(g.to_dict() for g in gpus),
     )
-    # The ranks validate what they read with this code; a launcher plan must pass it too.
+    # The ranks validate what they read with this schema; a launcher plan must pass it too.
     Plan.from_dict(plan.to_dict(), origin="launcher plan")
-    return Launch(plan, nproc, nnodes, node_rank, endpoint, request.max_restarts)
+    node = NodeSettings(str(data_dir), tuple(g.to_dict() for g in gpus))
+    return Launch(plan, node, nproc, nnodes, node_rank, endpoint, request.max_restarts)
 
 
 def _check_numbers(request: EvalRequest) -> None:
@@ -195,6 +200,11 @@ def _check_nodes(request: EvalRequest) -> tuple[int, int, str | None]:
         raise UsageError(
             f"--node-rank {node_rank} is out of range for --nnodes {nnodes}: "
             f"use 0 to {nnodes - 1}, different on every node"
+        )
+    if request.restart:
+        raise UsageError(
+            f"--restart moves the run directory aside, and the {nnodes} nodes share it: "
+            "give the run a new --run-name instead"
         )
     if request.run_name is None:
         raise UsageError(

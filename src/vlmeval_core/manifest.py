@@ -1,4 +1,4 @@
-"""What went into a run, for ``manifest.json``: versions, hardware, model, data, settings, times.
+"""What went into a run, for ``manifest.json``: versions, hardware, identity, data, attempts.
 
 Collected on rank 0 after the datasets are scored. Never holds a token or
 secret: only names and versions are read from the environment.
@@ -11,7 +11,9 @@ import platform
 from importlib import metadata
 from typing import Any
 
-from vlmeval_core import __version__
+from vlmeval_core import __version__, attempts
+from vlmeval_core.identity import load_identity, run_identity
+from vlmeval_core.node import NodeSettings
 from vlmeval_core.plan import Plan
 
 PACKAGES = (
@@ -75,12 +77,21 @@ def driver_version() -> str | None:
 
 def build_manifest(
     plan: Plan,
+    node: NodeSettings,
     world_size: int,
     model_commit: str | None,
     datasets: dict[str, dict[str, Any]],
     wall_s: dict[str, float],
 ) -> dict[str, Any]:
-    """The manifest of a finished run."""
+    """The manifest of a finished run.
+
+    ``identity`` holds the settings every prediction was made with (fixed by the
+    run's first launch); ``attempts`` every launch with its own ranks, batch size
+    and limit, and its exit (null: killed outright, unknown). ``wall_s`` is this
+    attempt's; ``wall_s.all_attempts`` sums node 0's attempts whose end is known.
+    """
+    run_dir = plan.run_dir
+    history = attempts.history(run_dir, finishing=attempts.current_id())
     return {
         "image": {
             "version": os.environ.get("VLMEVAL_IMAGE_VERSION", __version__),
@@ -91,7 +102,8 @@ def build_manifest(
         "packages": package_versions(),
         "torch": torch_stack(),
         "driver": driver_version(),
-        "gpus": [g.get("name") for g in plan.gpus],
+        "gpus": [g["name"] for g in node.gpus],
+        "identity": load_identity(run_dir) or run_identity(plan).to_dict(),
         "model": {
             "name": plan.model.name,
             "source": plan.model.source,
@@ -99,17 +111,9 @@ def build_manifest(
             "revision": plan.model.revision,
             "resolved_commit": model_commit,
         },
-        "generation": {
-            "do_sample": False,
-            "max_new_tokens": plan.model.max_new_tokens,
-            "batch_size": plan.model.batch_size,
-            "dtype": plan.model.dtype,
-            "gpus_per_model": plan.model.gpus_per_model,
-        },
         "datasets": datasets,
         "device": plan.device,
         "world_size": world_size,
-        "limit": plan.limit,
-        "seed": plan.seed,
-        "wall_s": wall_s,
+        "attempts": history,
+        "wall_s": {**wall_s, "all_attempts": attempts.total_wall_s(history)},
     }

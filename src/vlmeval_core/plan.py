@@ -1,14 +1,17 @@
-"""The run plan: written once by the launcher as ``<run_dir>/plan.json``, read by every rank.
+"""The run plan: written by the launcher as ``<run_dir>/plan.json``, read by every rank.
 
-The same code validates the launcher's plan and a hand-written one, so a rank
-can trust what it reads. Torch-free. Schema (version 1)::
+The plan holds what every node of a run shares; what differs between nodes
+(data dir, GPU inventory) travels separately, see :mod:`vlmeval_core.node`.
+Its schema is the pydantic dataclasses below: every field typed and strict (a
+bool is a JSON bool, a number a JSON number), unknown fields refused. The same
+schema checks the launcher's plan and a hand-written one, so a rank can trust
+what it reads. Torch-free. Version 1::
 
     {"schema": 1,
      "model": {"name", "source": "bundled|hub|local", "path", "revision", "dtype",
                "trust_remote_code", "batch_size", "max_new_tokens", "gpus_per_model"},
      "datasets": [{"name", "path", "kind"}],
-     "device": "cuda|cpu", "output_dir", "data_dir", "run_name",
-     "limit", "seed", "gpus": [{"index", "uuid", "name", "memory_total_mib"}]}
+     "device": "cuda|cpu", "output_dir", "run_name", "limit", "seed"}
 
 ``output_dir`` is the volume's root; results go to :attr:`Plan.run_dir`,
 ``<output_dir>/<model slug>/<run_name>``.
@@ -16,20 +19,32 @@ can trust what it reads. Torch-free. Schema (version 1)::
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
-from dataclasses import asdict, dataclass, field
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any, Literal, get_args
 
-from vlmeval_core.datasets.registry import KINDS, DatasetRef
+from pydantic import ConfigDict, Field, TypeAdapter, ValidationError
+from pydantic.dataclasses import dataclass
+
+from vlmeval_core.datasets.registry import SAFE_NAME_PATTERN, DatasetRef
 from vlmeval_core.errors import UsageError
 from vlmeval_core.files import write_json
 
 SCHEMA_VERSION = 1
-DTYPES = ("auto", "bfloat16", "float16", "float32")
-DEVICES = ("cuda", "cpu")
-SAFE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+Dtype = Literal["auto", "bfloat16", "float16", "float32"]
+DTYPES: tuple[str, ...] = get_args(Dtype)
+SAFE_NAME = re.compile(SAFE_NAME_PATTERN)
+
+STRICT = ConfigDict(extra="forbid", strict=True)
+"""Every field must be of its own JSON type and every field must be known."""
+
+NonEmpty = Annotated[str, Field(min_length=1)]
+Positive = Annotated[int, Field(ge=1)]
+SafeName = Annotated[str, Field(pattern=SAFE_NAME_PATTERN)]
 
 
 def slug(name: str) -> str:
@@ -37,53 +52,47 @@ def slug(name: str) -> str:
     return re.sub(r"[^A-Za-z0-9._-]+", "_", name.replace("/", "__")).strip("_") or "model"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, config=STRICT)
 class ModelSpec:
     """Which model to build and how to generate with it."""
 
-    name: str
-    source: str
-    path: str
+    name: NonEmpty
+    source: Literal["bundled", "hub", "local"]
+    path: NonEmpty
     revision: str | None = None
-    dtype: str = "auto"
+    dtype: Dtype = "auto"
     trust_remote_code: bool = False
-    batch_size: int = 8
-    max_new_tokens: int = 32
-    gpus_per_model: int = 1
+    batch_size: Positive = 8
+    max_new_tokens: Positive = 32
+    gpus_per_model: Positive = 1
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, config=STRICT)
 class Plan:
-    """Everything a rank needs to know; nothing it has to discover again."""
+    """Everything every rank of every node needs to know, and nothing node-specific."""
 
     model: ModelSpec
-    datasets: tuple[DatasetRef, ...]
-    device: str
-    output_dir: str
-    data_dir: str
-    run_name: str
-    limit: int | None = None
+    datasets: Annotated[tuple[DatasetRef, ...], Field(min_length=1)]
+    device: Literal["cuda", "cpu"]
+    output_dir: NonEmpty
+    run_name: SafeName
+    limit: Positive | None = None
     seed: int = 0
-    gpus: tuple[dict[str, Any], ...] = field(default_factory=tuple)
-    schema: int = SCHEMA_VERSION
+    schema: Literal[1] = SCHEMA_VERSION
+
+    def __post_init__(self) -> None:
+        names = [d.name for d in self.datasets]
+        if len(set(names)) != len(names):
+            raise ValueError(f"dataset names repeat: {names}")
 
     @property
     def run_dir(self) -> Path:
         return Path(self.output_dir) / slug(self.model.name) / self.run_name
 
     def to_dict(self) -> dict[str, Any]:
-        return {
-            "schema": self.schema,
-            "model": asdict(self.model),
-            "datasets": [d.to_dict() for d in self.datasets],
-            "device": self.device,
-            "output_dir": self.output_dir,
-            "data_dir": self.data_dir,
-            "run_name": self.run_name,
-            "limit": self.limit,
-            "seed": self.seed,
-            "gpus": [dict(g) for g in self.gpus],
-        }
+        raw = dataclasses.asdict(self)
+        raw["datasets"] = list(raw["datasets"])
+        return {"schema": raw.pop("schema"), **raw}
 
     def write(self) -> Path:
         """Write ``plan.json`` whole into the run directory and return its path."""
@@ -92,93 +101,63 @@ class Plan:
     @classmethod
     def from_dict(cls, raw: Any, origin: str = "plan") -> Plan:
         """Build and validate a plan; a bad field raises UsageError naming it."""
-        return _validate(raw, origin)
+        with schema_errors(origin):
+            return _ADAPTER.validate_json(json.dumps(raw))
 
 
 def load_plan(path: str | Path) -> Plan:
     """Read and validate a plan file."""
     path = Path(path)
     try:
-        raw = json.loads(path.read_text(encoding="utf-8"))
+        text = path.read_bytes()
     except FileNotFoundError:
         raise UsageError(f"{path}: plan file not found") from None
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise UsageError(f"{path}: not a readable JSON plan ({exc})") from None
-    return Plan.from_dict(raw, str(path))
-
-
-def _validate(raw: Any, origin: str) -> Plan:
-    def fail(what: str) -> UsageError:
-        return UsageError(f"{origin}: {what}")
-
-    if not isinstance(raw, dict):
-        raise fail("a plan is a JSON object")
-    if raw.get("schema") != SCHEMA_VERSION:
-        raise fail(f"schema is {raw.get('schema')!r}; this evaluator reads schema {SCHEMA_VERSION}")
-    for key in ("model", "datasets", "device", "output_dir", "data_dir", "run_name"):
-        if key not in raw:
-            raise fail(f"missing field {key!r}")
-
-    model_raw = raw["model"]
-    if not isinstance(model_raw, dict):
-        raise fail("'model' must be an object")
-    known = set(ModelSpec.__dataclass_fields__)
-    unknown = set(model_raw) - known
-    if unknown:
-        raise fail(f"unknown model field(s) {sorted(unknown)}")
+    except OSError as exc:
+        raise UsageError(f"{path}: plan file cannot be read ({exc.strerror or exc})") from None
     try:
-        model = ModelSpec(**model_raw)
-    except TypeError as exc:
-        raise fail(f"model: {exc}") from None
-    if model.source not in ("bundled", "hub", "local"):
-        raise fail(f"model.source is {model.source!r}; expected bundled, hub or local")
-    if not isinstance(model.path, str) or not model.path:
-        raise fail("model.path must be a non-empty string")
-    if model.dtype not in DTYPES:
-        raise fail(f"model.dtype is {model.dtype!r}; expected one of {', '.join(DTYPES)}")
-    for name in ("batch_size", "max_new_tokens", "gpus_per_model"):
-        value = getattr(model, name)
-        if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-            raise fail(f"model.{name} is {value!r}; it must be a whole number >= 1")
+        json.loads(text)
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise UsageError(f"{path}: not a readable JSON plan ({exc})") from None
+    with schema_errors(str(path)):
+        return _ADAPTER.validate_json(text)
 
-    datasets_raw = raw["datasets"]
-    if not isinstance(datasets_raw, list) or not datasets_raw:
-        raise fail("'datasets' must be a non-empty list")
-    datasets = []
-    for i, d in enumerate(datasets_raw):
-        if not isinstance(d, dict) or not isinstance(d.get("name"), str):
-            raise fail(f"datasets[{i}] must be an object with a 'name'")
-        kind = d.get("kind")
-        if kind is not None and kind not in KINDS:
-            raise fail(f"datasets[{i}].kind is {kind!r}; expected one of {', '.join(KINDS)}")
-        if not SAFE_NAME.match(d["name"]):
-            raise fail(f"datasets[{i}].name {d['name']!r} must be a plain file name")
-        datasets.append(DatasetRef(d["name"], d.get("path"), kind))
-    names = [d.name for d in datasets]
-    if len(set(names)) != len(names):
-        raise fail(f"dataset names repeat: {names}")
 
-    if raw["device"] not in DEVICES:
-        raise fail(f"device is {raw['device']!r}; expected cuda or cpu")
-    if not isinstance(raw["run_name"], str) or not SAFE_NAME.match(raw["run_name"]):
-        raise fail(f"run_name {raw['run_name']!r} must be letters, digits, '.', '_' or '-'")
-    limit = raw.get("limit")
-    if limit is not None and (not isinstance(limit, int) or isinstance(limit, bool) or limit < 1):
-        raise fail(f"limit is {limit!r}; it must be a whole number >= 1 or null")
-    seed = raw.get("seed", 0)
-    if not isinstance(seed, int) or isinstance(seed, bool):
-        raise fail(f"seed is {seed!r}; it must be a whole number")
-    gpus = raw.get("gpus", [])
-    if not isinstance(gpus, list):
-        raise fail("'gpus' must be a list")
-    return Plan(
-        model=model,
-        datasets=tuple(datasets),
-        device=raw["device"],
-        output_dir=str(raw["output_dir"]),
-        data_dir=str(raw["data_dir"]),
-        run_name=raw["run_name"],
-        limit=limit,
-        seed=seed,
-        gpus=tuple(gpus),
-    )
+@contextmanager
+def schema_errors(origin: str) -> Iterator[None]:
+    """Turn a pydantic ValidationError into one UsageError line naming each bad field."""
+    try:
+        yield
+    except ValidationError as exc:
+        raise UsageError(f"{origin}: {describe(exc)}") from None
+
+
+def describe(exc: ValidationError) -> str:
+    """``field.path: what is wrong (got value)``, for each distinct problem."""
+    seen: list[str] = []
+    for error in exc.errors():
+        where = _location(error["loc"])
+        if error["type"] in ("unexpected_keyword_argument", "extra_forbidden"):
+            text = f"{where}: unknown field"
+        else:
+            got = error.get("input")
+            shown = "" if isinstance(got, dict | list) else f" (got {json.dumps(got)})"
+            message = error["msg"].removeprefix("Value error, ")
+            text = f"{where}: {message}{shown}" if where else message
+        if text not in seen and not _follows_from(error, seen):
+            seen.append(text)
+    return "; ".join(seen)
+
+
+def _location(loc: tuple[int | str, ...]) -> str:
+    text = ""
+    for part in loc:
+        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
+    return text
+
+
+def _follows_from(error: Any, seen: list[str]) -> bool:
+    """pydantic also reports a list as too short once its only bad item is dropped."""
+    return error["type"] == "too_short" and any(s.startswith(_location(error["loc"])) for s in seen)
+
+
+_ADAPTER = TypeAdapter(Plan)

@@ -5,6 +5,8 @@
 exits: a rank's own code (2 bad input, 3 runtime failure) when a rank
 fails, and 128 + the signal number (130, 143) when the run is interrupted,
 so ``docker run`` and scripts see what ARCHITECTURE.md promises.
+Started by ``vlmeval eval``, it also ends the launch's attempt: it records
+the exit code and releases the run lock (:func:`vlmeval_core.attempts.conclude`).
 """
 
 from __future__ import annotations
@@ -15,6 +17,8 @@ import sys
 from torch.distributed.elastic.multiprocessing.api import SignalException
 from torch.distributed.elastic.multiprocessing.errors import ChildFailedError
 from torch.distributed.run import main as torchrun_main
+
+from vlmeval_core import attempts
 
 
 def exit_code_of_failure(exitcode: int) -> int:
@@ -46,4 +50,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(attempts.conclude(main()))

@@ -5,7 +5,9 @@ the others wait; every rank predicts its shard with one model copy (built
 once, lazily, inside ``world_size_unset``) and checkpoints it; then rank 0
 merges by index, scores and writes the results (so the output volume is shared
 by all nodes); all ranks meet again before the next dataset. Rank 0 writes the
-summary and manifest last. Exit codes: 0 done, 2 bad input,
+summary and manifest last. The plan is the run's, shared by all nodes; the
+data dir and GPU list are this node's (:class:`vlmeval_core.node.NodeSettings`,
+from the environment its launcher set). Exit codes: 0 done, 2 bad input,
 3 runtime failure, 130/143 interrupted (what finished is kept).
 """
 
@@ -23,6 +25,7 @@ from vlmeval_core.datasets.tsv import Dataset, load_tsv
 from vlmeval_core.errors import RuntimeFailure, VlmevalError
 from vlmeval_core.files import remove_leftover_temps
 from vlmeval_core.inference import predict_shard, read_checkpoints, shard_positions
+from vlmeval_core.node import NodeSettings
 from vlmeval_core.plan import Plan, load_plan
 
 
@@ -55,7 +58,7 @@ class LazyModel:
         return self._model
 
 
-def load_dataset(plan: Plan, info: distributed.RankInfo, index: int) -> Dataset:
+def load_dataset(plan: Plan, node: NodeSettings, info: distributed.RankInfo, index: int) -> Dataset:
     """Each node's local rank 0 prepares dataset ``index`` (download, generate) while the
     other ranks wait; then every rank loads it.
 
@@ -63,7 +66,7 @@ def load_dataset(plan: Plan, info: distributed.RankInfo, index: int) -> Dataset:
     they do, both write the same bytes through a temp file and a rename.
     """
     ref = plan.datasets[index]
-    data_dir, run_dir = Path(plan.data_dir), plan.run_dir
+    data_dir, run_dir = Path(node.data_dir), plan.run_dir
     if info.local_rank == 0:
         prepare(ref, data_dir, run_dir, plan.seed)
     distributed.barrier()
@@ -99,7 +102,7 @@ def merge_and_score(plan: Plan, dataset: Dataset, dataset_dir: Path) -> dict[str
     return result.scores
 
 
-def run(plan: Plan, info: distributed.RankInfo) -> None:
+def run(plan: Plan, node: NodeSettings, info: distributed.RankInfo) -> None:
     from vlmeval_core.manifest import build_manifest
     from vlmeval_core.report import write_manifest, write_summary
 
@@ -112,7 +115,7 @@ def run(plan: Plan, info: distributed.RankInfo) -> None:
     wall: dict[str, float] = {}
     for i, ref in enumerate(plan.datasets):
         t0 = time.perf_counter()
-        dataset = load_dataset(plan, info, i)
+        dataset = load_dataset(plan, node, info, i)
         dataset_dir = plan.run_dir / dataset.name
         positions = shard_positions(len(dataset), info)
         stats = predict_shard(
@@ -151,7 +154,8 @@ def run(plan: Plan, info: distributed.RankInfo) -> None:
         wall["model_load"] = model.load_s
         wall["total"] = round(time.perf_counter() - started, 3)
         write_manifest(
-            plan.run_dir, build_manifest(plan, info.world_size, model.commit, data_info, wall)
+            plan.run_dir,
+            build_manifest(plan, node, info.world_size, model.commit, data_info, wall),
         )
         log(info, f"results in {plan.run_dir}")
 
@@ -166,11 +170,12 @@ def main(argv: list[str] | None = None) -> int:
     try:
         info = distributed.rank_info()
         plan = load_plan(argv[0])
+        node = NodeSettings.from_env()
         if plan.device == "cuda":
-            distributed.claim_gpus(info, plan.model.gpus_per_model, plan.gpus)
+            distributed.claim_gpus(info, plan.model.gpus_per_model, node.gpu_dicts())
         distributed.init_process_group(info, plan.device)
         try:
-            run(plan, info)
+            run(plan, node, info)
         finally:
             distributed.destroy_process_group()
     except signals.Interrupted as exc:

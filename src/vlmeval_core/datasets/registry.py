@@ -19,14 +19,19 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any, Literal, get_args
 from urllib.parse import urlparse
+
+from pydantic import Field
 
 from vlmeval_core.errors import UsageError
 from vlmeval_core.names import find_name, suggest
 
-KINDS = {"mcq": "MCQ", "yorn": "Y/N", "vqa": "VQA"}
+Kind = Literal["mcq", "yorn", "vqa"]
+KINDS = dict(zip(get_args(Kind), ("MCQ", "Y/N", "VQA"), strict=True))
 """Internal kind key -> the label VLMEvalKit users know."""
+SAFE_NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]*$"
+"""A plain file name: dataset and run names become directory names."""
 
 
 @dataclass(frozen=True)
@@ -299,11 +304,14 @@ class DatasetRef:
     """What a plan says about one dataset: a registered ``name``, or a local ``path``.
 
     ``kind`` is None for a local TSV whose kind is inferred when it is loaded.
+    The annotations are the plan's schema for it (:mod:`vlmeval_core.plan`).
     """
 
-    name: str
-    path: str | None = None
-    kind: str | None = None
+    __pydantic_config__ = {"extra": "forbid", "strict": True}  # noqa: RUF012
+
+    name: Annotated[str, Field(pattern=SAFE_NAME_PATTERN)]
+    path: Annotated[str, Field(min_length=1)] | None = None
+    kind: Kind | None = None
 
     def to_dict(self) -> dict[str, str | None]:
         return {"name": self.name, "path": self.path, "kind": self.kind}

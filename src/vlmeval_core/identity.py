@@ -1,0 +1,189 @@
+"""A run's identity: everything that can change a prediction, fixed by the run's first launch.
+
+A later launch under the same run name resumes from the checkpoints only when
+its identity is the same; otherwise it stops before any work and names each
+differing field (:func:`differences`). What cannot change a prediction (ranks,
+nodes, batch size, ``--limit``, where the data dir is) is no part of it and may
+differ between launches; the attempts record it (:mod:`vlmeval_core.attempts`).
+
+The identity is declared once, as the dataclasses below; new kinds of model
+(an API endpoint: base URL, model name, extra request fields, never a key) add
+their fields to :class:`ModelIdentity`. Stored as ``<run_dir>/identity.json``.
+Torch-free: the launcher computes it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from vlmeval_core.datasets.registry import DATASETS, DatasetRef
+from vlmeval_core.files import write_json
+from vlmeval_core.plan import Plan
+
+IDENTITY_FILE = "identity.json"
+FILLED_LATER = frozenset({"model.commit"})
+"""Fields a launch may not know (a hub model not in the local cache yet): unknown on either
+side is no mismatch, and the first launch that knows one records it."""
+
+
+@dataclass(frozen=True)
+class ModelIdentity:
+    """Which weights and code answer: a hub id at a commit, or the content of a directory."""
+
+    name: str
+    source: str
+    hub_id: str | None
+    revision: str | None
+    commit: str | None
+    content_sha256: str | None
+    dtype: str
+    trust_remote_code: bool
+
+
+@dataclass(frozen=True)
+class GenerationIdentity:
+    """How answers are generated (greedy, so no sampling settings)."""
+
+    max_new_tokens: int
+    do_sample: bool = False
+
+
+@dataclass(frozen=True)
+class DatasetIdentity:
+    """Which items, asked how: kind, prompt style and the file's md5 (None: generated)."""
+
+    kind: str | None
+    source: str
+    prompt: str | None
+    md5: str | None
+
+
+@dataclass(frozen=True)
+class RunIdentity:
+    model: ModelIdentity
+    generation: GenerationIdentity
+    datasets: dict[str, DatasetIdentity]
+    device: str
+    seed: int
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+def run_identity(plan: Plan) -> RunIdentity:
+    """The identity of ``plan``; reads (hashes) the model directory and local TSVs."""
+    return RunIdentity(
+        model=model_identity(plan),
+        generation=GenerationIdentity(max_new_tokens=plan.model.max_new_tokens),
+        datasets={ref.name: dataset_identity(ref) for ref in plan.datasets},
+        device=plan.device,
+        seed=plan.seed,
+    )
+
+
+def model_identity(plan: Plan) -> ModelIdentity:
+    spec = plan.model
+    hub = spec.source == "hub"
+    return ModelIdentity(
+        name=spec.name,
+        source=spec.source,
+        hub_id=spec.path if hub else None,
+        revision=spec.revision,
+        commit=cached_commit(spec.path, spec.revision) if hub else None,
+        content_sha256=None if hub else directory_sha256(Path(spec.path)),
+        dtype=spec.dtype,
+        trust_remote_code=spec.trust_remote_code,
+    )
+
+
+def dataset_identity(ref: DatasetRef) -> DatasetIdentity:
+    entry = DATASETS.get(ref.name) if ref.path is None else None
+    if entry is None:
+        return DatasetIdentity(ref.kind, "file", None, file_md5(Path(ref.path or ref.name)))
+    if entry.source == "download":
+        from vlmeval_core.datasets.download import source_of
+
+        return DatasetIdentity(entry.kind, "download", entry.prompt_style, source_of(entry).md5)
+    return DatasetIdentity(entry.kind, entry.source, entry.prompt_style, None)
+
+
+def cached_commit(repo_id: str, revision: str | None) -> str | None:
+    """The commit ``revision`` (default main) of a hub model resolves to in the local
+    Hugging Face cache; None when it is not cached yet. Never goes to the network."""
+    from huggingface_hub import try_to_load_from_cache
+
+    found = try_to_load_from_cache(repo_id, "config.json", revision=revision)
+    return Path(found).parent.name if isinstance(found, str) else None
+
+
+def directory_sha256(directory: Path) -> str:
+    """sha256 over the names and contents of a model directory's files (weights, configs,
+    processor, tokenizer, code); hidden entries such as ``.cache`` are left out."""
+    digest = hashlib.sha256()
+    files = sorted(
+        p
+        for p in directory.rglob("*")
+        if p.is_file() and not any(part.startswith(".") for part in p.relative_to(directory).parts)
+    )
+    for path in files:
+        digest.update(path.relative_to(directory).as_posix().encode() + b"\0")
+        with open(path, "rb") as handle:
+            digest.update(hashlib.file_digest(handle, "sha256").digest())
+    return digest.hexdigest()
+
+
+def file_md5(path: Path) -> str:
+    with open(path, "rb") as handle:
+        return hashlib.file_digest(handle, "md5").hexdigest()
+
+
+def load_identity(run_dir: Path) -> dict[str, Any] | None:
+    """The identity a run was started with, or None for a new run (or one older than this)."""
+    try:
+        return json.loads((run_dir / IDENTITY_FILE).read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return None
+
+
+def write_identity(run_dir: Path, identity: dict[str, Any]) -> Path:
+    return write_json(run_dir / IDENTITY_FILE, identity)
+
+
+def differences(old: Any, new: Any, path: str = "") -> list[str]:
+    """``field was X, now Y`` for each field that differs (dotted paths, JSON values)."""
+    if isinstance(old, dict) and isinstance(new, dict):
+        return [
+            line
+            for key in sorted(old.keys() | new.keys())
+            for line in differences(
+                old.get(key, _ABSENT), new.get(key, _ABSENT), f"{path}.{key}" if path else key
+            )
+        ]
+    if old == new or (path in FILLED_LATER and None in (old, new)):
+        return []
+    return [f"{path} was {_show(old)}, now {_show(new)}"]
+
+
+def filled_in(old: dict[str, Any], new: dict[str, Any]) -> dict[str, Any]:
+    """``old`` with the :data:`FILLED_LATER` fields it lacked taken from ``new``."""
+    merged = json.loads(json.dumps(old))
+    for key in FILLED_LATER:
+        head, _, leaf = key.rpartition(".")
+        target, source = merged, new
+        for part in head.split("."):
+            target, source = target.get(part, {}), source.get(part, {})
+        if target.get(leaf) is None and source.get(leaf) is not None:
+            target[leaf] = source[leaf]
+    return merged
+
+
+_ABSENT = object()
+
+
+def _show(value: Any) -> str:
+    return "(none)" if value is _ABSENT else json.dumps(value, ensure_ascii=False)

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import predictions, run_worker
+from conftest import node_of, predictions, run_worker
 from vlmeval_core.errors import UsageError
 from vlmeval_core.files import append_jsonl, read_jsonl, write_atomic
 from vlmeval_core.inference import read_checkpoints
@@ -205,7 +205,7 @@ def test_a_torn_checkpoint_and_leftover_temps_need_one_rerun(tmp_path, plan_fact
     temps = [
         dataset_dir / ".scores.json.abcd1234.tmp",
         plan.run_dir / ".summary.json.efgh5678.tmp",
-        Path(plan.data_dir) / ".ShapesMCQ.tsv.ijkl9012.part",
+        Path(node_of(plan).data_dir) / ".ShapesMCQ.tsv.ijkl9012.part",
     ]
     for path in temps:
         path.write_text("an interrupted write")

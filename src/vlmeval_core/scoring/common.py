@@ -152,14 +152,10 @@ def group_accuracy(items: pd.DataFrame, column: str) -> dict[str, float]:
     }
 
 
-def base_scores(items: pd.DataFrame, metric: str, errors: list[bool]) -> dict[str, Any]:
-    """The part of ``scores`` every kind has. ``items`` already has ``parsed`` and ``correct``."""
+def group_scores(items: pd.DataFrame) -> dict[str, Any]:
+    """``overall`` accuracy and accuracy by category, split (and l2-category when present)."""
     scores: dict[str, Any] = {
-        "metric": metric,
         "overall": accuracy(items["correct"]),
-        "n": len(items),
-        "unparsed": int(sum(1 for p in items["parsed"] if p is None)),
-        "errors": int(sum(errors)),
         "by_category": group_accuracy(items, "category"),
         "by_split": group_accuracy(items, "split"),
     }

@@ -35,7 +35,7 @@ def free_text(rng: random.Random, options: dict[str, str]) -> str:
     if rng.random() < 0.4:
         words.insert(rng.randint(0, len(words)), rng.choice(list(options.values())))
     if rng.random() < 0.7:
-        letter = rng.choice(list(options) + ["E", "Z"])
+        letter = rng.choice([*options, "E", "Z"])
         words.insert(rng.randint(0, len(words)), rng.choice(WRAPS).format(letter))
     if rng.random() < 0.2:
         words = [w.upper() if rng.random() < 0.5 else w.lower() for w in words]

@@ -63,11 +63,13 @@ def mcq(payload: dict) -> dict:
     data["prediction"] = [str(x) for x in data["prediction"]]
     with tempfile.TemporaryDirectory() as tmp:
         result_file = f"{tmp}/result.pkl"
-        evaluate = multiple_choice.mcq_circular_eval if payload["circular"] else (
-            multiple_choice.mcq_vanilla_eval
+        evaluate = (
+            multiple_choice.mcq_circular_eval
+            if payload["circular"]
+            else (multiple_choice.mcq_vanilla_eval)
         )
         scored = evaluate(None, data, meta, 1, result_file, payload["dataset"])
-    hits = {str(i): int(h) for i, h in zip(scored["index"], scored["hit"])}
+    hits = {str(i): int(h) for i, h in zip(scored["index"], scored["hit"], strict=True)}
     return {"hits": hits, "table": _table(multiple_choice.report_acc(scored))}
 
 

@@ -59,7 +59,7 @@ def _table(frame: pd.DataFrame) -> dict:
 def mcq(payload: dict) -> dict:
     """ImageMCQDataset.evaluate_heuristic with exact_matching: vanilla or circular, report_acc."""
     meta = pd.DataFrame(payload["rows"])
-    data = meta.drop(columns=["answer"]).sort_values(by="index")
+    data = meta.copy().sort_values(by="index")  # a prediction file holds every column
     data["prediction"] = [str(x) for x in data["prediction"]]
     with tempfile.TemporaryDirectory() as tmp:
         result_file = f"{tmp}/result.pkl"

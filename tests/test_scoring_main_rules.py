@@ -80,3 +80,31 @@ def test_a_custom_yes_no_table_is_the_score_file():
     frame = pd.DataFrame({"index": [1], "prediction": ["Yes"], "answer": ["Yes"]})
     assert score("yorn", frame).table_suffix == "_score"
     assert score("mcq", frame.assign(A="x", B="y", answer="A")).table_suffix == "_acc"
+
+
+# vlmeval/dataset/image_vqa.py, OCRBench.evaluate: the _score.json holds plain numbers per group,
+# 'Final Score' and 'Final Score Norm' (26.3 wrote {'sum': …, 'count': …} per entry instead).
+def test_ocrbench_score_json_holds_plain_points_per_group():
+    frame = pd.DataFrame(
+        {
+            "index": [1, 2, 3],
+            "prediction": ["It says HELLO", "x^2 + 1", "nothing"],
+            "answer": ["['hello']", "['x^2+1']", "['stop']"],
+            "category": [
+                "Regular Text Recognition",
+                "Handwritten Mathematical Expression Recognition",
+                "Doc-oriented VQA",
+            ],
+        }
+    )
+    result = score_dataset("vqa", frame, "ocrbench_score")
+    assert result.table_suffix == "_score"
+    assert result.table == {
+        "Text Recognition": 1,
+        "Scene Text-centric VQA": 0,
+        "Doc-oriented VQA": 0,
+        "Key Information Extraction": 0,
+        "Handwritten Mathematical Expression Recognition": 1,
+        "Final Score": 2,
+        "Final Score Norm": 0.2,
+    }

@@ -38,14 +38,14 @@ class ScoreResult:
     item as correct at full credit). ``scores``: JSON-safe summary (metric,
     overall, n, unparsed, errors, and what the metric adds). ``table``: what
     VLMEvalKit writes for this benchmark, as ``<model>_<dataset><table_suffix>``
-    with ``.csv`` for a frame and ``.json`` for a dict (OCRBench's
-    ``_score.json``).
+    (the metric's ``suffix``: ``_acc`` or ``_score``) with ``.csv`` for a frame
+    and ``.json`` for a dict (OCRBench's ``_score.json``).
     """
 
     items: pd.DataFrame
     scores: dict[str, Any]
     table: pd.DataFrame | dict[str, Any]
-    table_suffix: str = "_acc"
+    table_suffix: str
 
 
 def is_missing(value: Any) -> bool:

@@ -74,7 +74,7 @@ def anls_distance(answer: str, prediction: str) -> float:
     return 0.0 if length == 0 else levenshtein(gt, det) / length
 
 
-def anls_score(prediction: str, answers: list[str], threshold: float = 0.5) -> float:
+def anls_score(prediction: str, answers: list[str], threshold: float) -> float:
     """1 - the smallest distance to an answer, or 0 when that is below ``threshold``."""
     if not answers:
         return 0.0
@@ -91,7 +91,7 @@ def _number(text: str) -> float | None:
         return None
 
 
-def relaxed_match(answer: str, prediction: str, tolerance: float = 0.05) -> bool:
+def relaxed_match(answer: str, prediction: str, tolerance: float) -> bool:
     """ChartQA's relaxed correctness of ``prediction`` for one ``answer``."""
     pred, target = _number(prediction), _number(answer)
     if pred is not None and target:
@@ -99,7 +99,7 @@ def relaxed_match(answer: str, prediction: str, tolerance: float = 0.05) -> bool
     return prediction.lower() == answer.lower()
 
 
-def relaxed_score(prediction: str, answers: list[str], tolerance: float = 0.05) -> float:
+def relaxed_score(prediction: str, answers: list[str], tolerance: float) -> float:
     """1.0 when the trimmed prediction is relaxed-correct for any answer, else 0.0."""
     pred = prediction.strip()
     return 1.0 if any(relaxed_match(a, pred, tolerance) for a in answers) else 0.0

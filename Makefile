@@ -46,7 +46,7 @@ $(PARITY_VENV)/.installed:
 
 test-parity: install $(PARITY_VENV)/.installed
 	VLMEVAL_PARITY_PYTHON=$(PARITY_VENV)/bin/python $(BIN)/pytest -q -m parity \
-		-p no:cacheprovider tests/test_parity_extraction.py tests/test_parity_metrics.py
+		-p no:cacheprovider tests/test_parity_*.py
 
 # GPU-marked tests on a real CUDA GPU: fails, never skips, when none is visible.
 test-gpu:

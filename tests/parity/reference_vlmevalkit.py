@@ -9,7 +9,7 @@ packages over the installed directories, so only the scoring modules and
 
 stdin: ``{"task": NAME, "payload": ...}``; stdout: the task's answer. Tasks:
 ``version``, ``can_infer``, ``yorn_extraction``, ``process_answer``, ``mcq``,
-``yorn``, ``vqa``.
+``yorn``, ``vqa``, ``dump``.
 """
 
 from __future__ import annotations
@@ -115,6 +115,14 @@ def vqa(payload: dict) -> dict:
     return {"hits": _plain([float(h) for h in hits])}
 
 
+def dump_result_file(payload: dict) -> str:
+    """A result file written as VLMEvalKit's inference writes it (``vlmeval.smp.dump``)."""
+    from vlmeval.smp import dump
+
+    dump(pd.DataFrame(payload["rows"]), payload["path"])
+    return payload["path"]
+
+
 TASKS = {
     "version": lambda _: importlib.metadata.version("nvidia-vlmeval"),
     "can_infer": lambda items: [can_infer(i["text"], dict(i["choices"])) or None for i in items],
@@ -123,6 +131,7 @@ TASKS = {
     "mcq": mcq,
     "yorn": yorn_rating,
     "vqa": vqa,
+    "dump": dump_result_file,
 }
 
 if __name__ == "__main__":

@@ -21,6 +21,7 @@ def _frame() -> pd.DataFrame:
                 "Yesterday",
                 "Yes",
             ],
+            # written "Yes" / "No": main compares answers as written (see the test below)
             "answer": ["Yes", "No", "Yes", "No", "Yes", "No", "Yes"],
             "category": ["exist", "exist", "exist", "exist", "count", "count", "count"],
             "split": ["a", "a", "a", "b", "b", "b", "b"],

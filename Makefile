@@ -16,7 +16,7 @@ export IMAGE DOCKER
 # exit code).
 COMPOSE = $$($(BIN)/python -c 'import compose, pathlib; print(pathlib.Path(compose.__file__).parent / "docker-compose")')
 
-.PHONY: install test test-gpu test-container lint demo demo-local image lock bench train-tiny-vlm
+.PHONY: install test test-parity test-gpu test-container lint demo demo-local image lock bench train-tiny-vlm
 
 install: $(BIN)/vlmeval
 
@@ -28,6 +28,25 @@ $(BIN)/vlmeval: pyproject.toml
 
 test: install
 	$(BIN)/pytest -q
+
+# Scoring parity: our extraction and metrics against VLMEvalKit's own code (PyPI's
+# nvidia-vlmeval, see tests/vlmevalkit_reference.py) on generated inputs. Its package
+# is installed without its dependencies (torch, model code): only what its scoring
+# modules import.
+PARITY_VENV ?= .parity-venv
+PARITY_REFERENCE := nvidia-vlmeval==26.3
+PARITY_DEPS := pandas numpy pillow requests tqdm matplotlib tabulate huggingface_hub sty \
+	validators rich portalocker openpyxl 'xlsxwriter<=3.2.3'
+
+$(PARITY_VENV)/.installed:
+	$(PYTHON) -m venv $(PARITY_VENV)
+	$(PARITY_VENV)/bin/pip install --quiet --no-deps $(PARITY_REFERENCE)
+	$(PARITY_VENV)/bin/pip install --quiet $(PARITY_DEPS)
+	touch $@
+
+test-parity: install $(PARITY_VENV)/.installed
+	VLMEVAL_PARITY_PYTHON=$(PARITY_VENV)/bin/python $(BIN)/pytest -q -m parity \
+		-p no:cacheprovider tests/test_parity_*.py
 
 # GPU-marked tests on a real CUDA GPU: fails, never skips, when none is visible.
 test-gpu:

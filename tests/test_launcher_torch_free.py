@@ -43,6 +43,7 @@ def probe(args: list[str], env: dict[str, str]) -> dict:
         ["list", "models"],
         ["list", "datasets"],
         ["eval", "-m", "tiny-vlm", "-d", "ShapesMCQ", "--dry-run", "--output", "{tmp}"],
+        ["score", "--help"],
     ],
 )
 def test_light_commands_leave_torch_and_transformers_unimported(args, tmp_path):
@@ -50,6 +51,16 @@ def test_light_commands_leave_torch_and_transformers_unimported(args, tmp_path):
     report = probe([a.replace("{tmp}", str(tmp_path)) for a in args], env)
     assert report["heavy"] == []
     assert report["code"] in (0, None)
+
+
+def test_score_stays_torch_free_while_it_loads_scores_and_writes(tmp_path):
+    tsv, preds = tmp_path / "MyBench.tsv", tmp_path / "m_MyBench.csv"
+    tsv.write_text("index\timage_path\tquestion\tanswer\n1\tx.png\tIs it red?\tYes\n")
+    preds.write_text("index,prediction\n1,Yes\n")
+    args = ["score", str(preds), "-d", f"{tsv}:yorn", "--data-dir", str(tmp_path)]
+    report = probe(args, fake_nvml.subprocess_env(None))
+    assert report["heavy"] == []
+    assert (tmp_path / "MyBench" / "scores.json").is_file()
 
 
 def test_gpus_with_the_real_nvml_library_stays_torch_free_too():

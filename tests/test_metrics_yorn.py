@@ -14,7 +14,7 @@ import pytest
 from catalog_fixtures import hallusion, mme, pope, score_through_worker
 from vlmeval_core.errors import UsageError
 from vlmeval_core.report import result_stem, summary_markdown
-from vlmeval_core.scoring.mme import score_mme
+from vlmeval_core.scoring import score_dataset
 
 
 def score_csv(out, name: str) -> pd.DataFrame:
@@ -47,7 +47,7 @@ def test_mme_needs_image_path_to_pair_questions(tmp_path):
     with pytest.raises(UsageError, match=r"MME\.tsv: .*column\(s\) image_path"):
         score_through_worker(tmp_path, "MME", frame, dict.fromkeys(range(6), "Yes"))
     with pytest.raises(UsageError, match="'image_path'"):
-        score_mme(frame.assign(prediction="Yes"))
+        score_dataset("yorn", frame.assign(prediction="Yes"), "mme_score")
 
 
 def test_pope_precision_recall_f1_per_split_and_overall(tmp_path):

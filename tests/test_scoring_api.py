@@ -10,7 +10,7 @@ import pytest
 
 from vlmeval_core.datasets.registry import KINDS
 from vlmeval_core.errors import UsageError
-from vlmeval_core.scoring import SCORERS, ScoreResult, score
+from vlmeval_core.scoring import KIND_DEFAULTS, ScoreResult, score
 
 
 def _frames() -> dict[str, pd.DataFrame]:
@@ -35,8 +35,8 @@ def _frames() -> dict[str, pd.DataFrame]:
     }
 
 
-def test_there_is_a_scorer_for_every_dataset_kind() -> None:
-    assert set(SCORERS) == set(KINDS)
+def test_there_is_a_default_metric_for_every_dataset_kind() -> None:
+    assert set(KIND_DEFAULTS) == set(KINDS)
 
 
 @pytest.mark.parametrize("kind", sorted(KINDS))

@@ -32,7 +32,8 @@ OPTIONS = {"A": "a cat", "B": "a dog", "C": "a red bird", "D": "two fish"}
         ("B)the dog", "B"),  # ")" is a separator
         ("Bdog", None),  # no letter token, and no option's whole text
         # no letter: exactly one option's text, case-insensitive, with words around it
-        ("I can see A DOG in the picture", "A"),  # "A" is a letter token: VLMEvalKit reads A
+        # "A" is a letter token but not among the last four (VLMEvalKit main): option texts
+        ("I can see A DOG in the picture", "B"),
         ("I can see a dog in the picture", "B"),
         ("there is a red bird on the branch", "C"),
         ("Two fish.", "D"),
@@ -47,7 +48,7 @@ OPTIONS = {"A": "a cat", "B": "a dog", "C": "a red bird", "D": "two fish"}
         ("The answer is\nB", "B"),
         ("It is C, a red bird", "C"),
         ("I would say it's a red bird.", "C"),
-        ("the answer is c", None),  # lower case, and no option's text
+        ("the answer is c", "C"),  # main's case-insensitive "answer is X" rule
         ("Answer: b", None),
         ("(a) a cat", "A"),  # "a" is no letter token, but "a cat" is option A's text
         ("A dog.", "A"),  # the article "A" is a letter token: VLMEvalKit reads A, not B

@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from vlmeval_core.scoring import score_mcq
+from vlmeval_core.scoring import score
 
 
 def _frame() -> pd.DataFrame:
@@ -30,7 +30,7 @@ def _frame() -> pd.DataFrame:
 
 
 def test_items_get_parsed_and_correct_sorted_by_index() -> None:
-    items = score_mcq(_frame()).items
+    items = score("mcq", _frame()).items
     assert list(items["index"]) == [1, 2, 3, 4, 5, 6]
     # 1 "B" -> B; 2 "(C)" -> C; 3 two letters, no option text -> None;
     # 4 option text "a dog" -> B; 5 error -> None; 6 "d" is not a letter, no text -> None
@@ -41,7 +41,7 @@ def test_items_get_parsed_and_correct_sorted_by_index() -> None:
 
 
 def test_scores_are_hand_computed() -> None:
-    scores = score_mcq(_frame()).scores
+    scores = score("mcq", _frame()).scores
     assert scores["metric"] == "accuracy"
     assert scores["overall"] == pytest.approx(2 / 6)
     assert scores["n"] == 6
@@ -56,18 +56,18 @@ def test_an_error_item_counts_as_wrong_even_with_a_right_prediction() -> None:
     frame = pd.DataFrame(
         {"index": [1], "prediction": ["A"], "answer": ["A"], "A": ["x"], "B": ["y"]}
     )
-    assert score_mcq(frame).scores["overall"] == 1.0
+    assert score("mcq", frame).scores["overall"] == 1.0
     failed = frame.assign(error=["timeout"])
-    result = score_mcq(failed)
+    result = score("mcq", failed)
     assert result.scores["overall"] == 0.0
     assert result.scores["unparsed"] == 1
     assert result.items["parsed"].tolist() == [None]
     # a blank error is no error
-    assert score_mcq(frame.assign(error=[""])).scores["overall"] == 1.0
+    assert score("mcq", frame.assign(error=[""])).scores["overall"] == 1.0
 
 
 def test_table_is_report_acc_one_row_per_split() -> None:
-    table = score_mcq(_frame()).table
+    table = score("mcq", _frame()).table
     assert list(table.columns) == ["split", "Overall", "color", "count", "shape"]
     assert list(table["split"]) == ["dev", "test"]
     assert table["Overall"].tolist() == pytest.approx([2 / 3, 0.0])
@@ -90,7 +90,7 @@ def test_table_without_split_has_one_none_row_and_l2_columns_first() -> None:
             "l2-category": ["Perception", "Reasoning", "Reasoning"],
         }
     )
-    result = score_mcq(frame)
+    result = score("mcq", frame)
     # VLMEvalKit: l2-category columns, then category columns; MMBench names shortened
     assert list(result.table.columns) == ["split", "Overall", "Perception", "Reasoning", "CP", "LR"]
     assert result.table.iloc[0].tolist() == ["none", pytest.approx(2 / 3), 1.0, 0.5, 1.0, 0.5]
@@ -98,11 +98,19 @@ def test_table_without_split_has_one_none_row_and_l2_columns_first() -> None:
     assert result.scores["by_l2_category"] == {"Perception": 1.0, "Reasoning": 0.5}
 
 
-def test_answer_letter_is_trimmed_and_upper_cased() -> None:
+def test_answer_letter_is_compared_as_written_as_vlmevalkit_main_does() -> None:
+    # VLMEvalKit e8e78f05, multiple_choice.py eval_vanilla: hit = (opt == GT), the answer
+    # as the file writes it; v0.3rc1 scoring here trimmed and upper-cased it.
     frame = pd.DataFrame(
-        {"index": [1], "prediction": ["(b)  B"], "answer": [" b "], "A": ["x"], "B": ["y"]}
+        {
+            "index": [1, 2],
+            "prediction": ["(b)  B", "B"],
+            "answer": [" b ", "B"],
+            "A": ["x"] * 2,
+            "B": ["y"] * 2,
+        }
     )
-    assert score_mcq(frame).items["correct"].tolist() == [True]
+    assert score("mcq", frame).items["correct"].tolist() == [False, True]
 
 
 def test_numeric_option_texts_match_as_written() -> None:
@@ -110,18 +118,20 @@ def test_numeric_option_texts_match_as_written() -> None:
     frame = pd.DataFrame(
         {
             "index": [1, 2],
-            "prediction": ["There are 3 of them", "4"],
+            # short answers: VLMEvalKit main (e8e78f05, can_infer_text) tries no option text
+            # for an answer longer than twice the options' texts ("There are 3 of them")
+            "prediction": ["3.", "4"],
             "answer": ["B", "A"],
             "A": [2.0, 4.0],
             "B": [3.0, np.nan],
         }
     )
-    assert score_mcq(frame).items["parsed"].tolist() == ["B", "A"]
+    assert score("mcq", frame).items["parsed"].tolist() == ["B", "A"]
 
 
 def test_empty_frame_scores_zero_without_dividing() -> None:
     frame = pd.DataFrame(columns=["index", "prediction", "answer", "A", "B"])
-    result = score_mcq(frame)
+    result = score("mcq", frame)
     assert result.scores["n"] == 0
     assert result.scores["overall"] == 0.0
     assert result.scores["unparsed"] == 0
@@ -130,4 +140,4 @@ def test_empty_frame_scores_zero_without_dividing() -> None:
 
 def test_missing_required_column_is_named() -> None:
     with pytest.raises(ValueError, match="prediction"):
-        score_mcq(pd.DataFrame({"index": [1], "answer": ["A"]}))
+        score("mcq", pd.DataFrame({"index": [1], "answer": ["A"]}))

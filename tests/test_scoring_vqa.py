@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from vlmeval_core.scoring import normalize_answer, score_vqa
+from vlmeval_core.scoring import normalize_answer, score
 from vlmeval_core.scoring.vqa import acceptable_answers, process_punctuation
 
 
@@ -81,7 +81,7 @@ def _frame() -> pd.DataFrame:
 
 
 def test_scores_are_hand_computed() -> None:
-    result = score_vqa(_frame())
+    result = score("vqa", _frame())
     assert result.items["parsed"].tolist() == ["2", "circle", "red", "blue", None, None, "it's dog"]
     assert result.items["correct"].tolist() == [True, True, True, False, False, False, False]
     scores = result.scores
@@ -95,19 +95,19 @@ def test_scores_are_hand_computed() -> None:
 
 
 def test_table_without_split_is_overall_then_categories_in_percent() -> None:
-    table = score_vqa(_frame()).table
+    table = score("vqa", _frame()).table
     assert list(table.columns) == ["Overall", "animal", "color", "count", "shape"]
     assert table.iloc[0].tolist() == pytest.approx([300 / 7, 0.0, 50.0, 50.0, 50.0])
 
 
 def test_table_with_split_is_splits_then_overall() -> None:
     frame = _frame().assign(split=["val", "val", "val", "test", "test", "test", "test"])
-    table = score_vqa(frame).table
+    table = score("vqa", frame).table
     assert list(table.columns) == ["test", "val", "Overall"]
     assert table.iloc[0].tolist() == pytest.approx([0.0, 100.0, 300 / 7])
 
 
 def test_empty_frame() -> None:
-    result = score_vqa(pd.DataFrame(columns=["index", "prediction", "answer"]))
+    result = score("vqa", pd.DataFrame(columns=["index", "prediction", "answer"]))
     assert (result.scores["n"], result.scores["overall"]) == (0, 0.0)
     assert result.table.to_dict("list") == {"Overall": [0.0]}

@@ -38,7 +38,7 @@ def test_two_ranks_score_the_shapes_benchmark_and_write_the_results_layout(plan_
             "predictions.jsonl",
             "scores.json",
             f"tiny-vlm_{name}.xlsx",
-            f"tiny-vlm_{name}_acc.csv",
+            f"tiny-vlm_{name}{'_score' if name == 'ShapesYN' else '_acc'}.csv",
         ):
             assert (run_dir / name / file).is_file(), file
         assert sorted(p["index"] for p in predictions(plan, name)) == list(range(240))

@@ -1,4 +1,4 @@
-"""The ``vlmeval`` click CLI: ``eval``, ``gpus``, ``list``, ``doctor``, ``fetch``.
+"""The ``vlmeval`` click CLI: ``eval``, ``score``, ``gpus``, ``list``, ``doctor``, ``fetch``.
 
 Every flag of ``eval`` can also come from ``VLMEVAL_<FLAG>`` (``--gpus-per-model``
 -> ``VLMEVAL_GPUS_PER_MODEL``); a flag given on the command line wins. Any
@@ -13,6 +13,7 @@ import json
 import shlex
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 import click
@@ -280,6 +281,49 @@ def eval_command(**flags: Any) -> None:
     except VlmevalError as exc:
         attempts.conclude(exc.exit_code, handed)  # no torchrun will end this attempt
         raise
+
+
+SCORE_EPILOG = """\b
+Examples:
+  vlmeval score Qwen2-VL-2B-Instruct_MMStar.xlsx -d MMStar
+  vlmeval score outputs/tiny-vlm/demo/ShapesMCQ/predictions.jsonl -d ShapesMCQ -o rescored
+  vlmeval score my_preds.csv -d /data/MyBench.tsv:mcq
+\b
+PREDICTIONS: a VLMEvalKit result file (.xlsx, .tsv or .csv with index and
+prediction columns) or a vlmeval predictions.jsonl. Writes <output>/<dataset>/:
+predictions.jsonl, scores.json, the xlsx and VLMEvalKit's score table.
+"""
+
+
+@main.command("score", epilog=SCORE_EPILOG)
+@click.argument("predictions", type=click.Path(dir_okay=False, path_type=Path))
+@click.option(
+    "--data",
+    "-d",
+    required=True,
+    metavar="DATA",
+    help="Registered dataset name, or a .tsv path with an optional :mcq, :yorn or :vqa.",
+)
+@click.option(
+    "--output",
+    "-o",
+    default=None,
+    type=click.Path(file_okay=False, path_type=Path),
+    metavar="DIR",
+    help="Where <dataset>/ is written.  [default: the directory of PREDICTIONS]",
+)
+@data_dir_option()
+def score_command(predictions: Path, data: str, output: Path | None, data_dir: str) -> None:
+    """Score predictions made elsewhere, like VLMEvalKit's --mode eval (no GPU, no torch)."""
+    from vlmeval_launcher.plan import absolute_path
+    from vlmeval_launcher.score import score_predictions
+
+    scored = score_predictions(predictions, data, output, absolute_path(data_dir))
+    scores = scored.scores
+    click.echo(
+        f"{scored.dataset}: {scores['metric']} {scores['overall']:.4f} on {scores['n']} items "
+        f"({scores['unparsed']} unparsed); results in {scored.directory}"
+    )
 
 
 @main.command("gpus")

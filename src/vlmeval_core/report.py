@@ -6,12 +6,13 @@ Layout (ARCHITECTURE.md, "The output volume")::
     <run_dir>/<dataset>/predictions.jsonl      one line per item, sorted by index
     <run_dir>/<dataset>/scores.json            ScoreResult.scores
     <run_dir>/<dataset>/<stem>.xlsx            the item table (VLMEvalKit's prediction file)
-    <run_dir>/<dataset>/<stem>_acc.csv         ScoreResult.table (VLMEvalKit's _acc.csv)
+    <run_dir>/<dataset>/<stem>_acc.csv         ScoreResult.table (or _score.csv / _score.json)
 
-The table file takes VLMEvalKit's name for the benchmark:
+The table file takes VLMEvalKit's name for the benchmark, the suffix of its
+metric's entry (:data:`vlmeval_core.scoring.metrics.TABLE`):
 ``<stem><ScoreResult.table_suffix>`` with ``.csv`` for a frame, ``.json`` for a
-dict (``_score.csv`` for MME, POPE and HallusionBench, ``_score.json`` for
-OCRBench, ``_acc.csv`` otherwise).
+dict (``_score.csv`` for every Y/N set, MME, POPE and HallusionBench included,
+``_score.json`` for OCRBench, ``_acc.csv`` for MCQ and VQA).
 
 ``<stem>`` is VLMEvalKit's ``<model>_<dataset>``, with each name made
 file-safe by :func:`vlmeval_core.plan.slug` (the rule that names the model's
@@ -46,7 +47,7 @@ from openpyxl.cell import WriteOnlyCell
 
 from vlmeval_core.files import write_atomic, write_atomic_with, write_json
 from vlmeval_core.plan import slug
-from vlmeval_core.scoring import POINT_METRICS
+from vlmeval_core.scoring import points_out_of
 from vlmeval_core.scoring.common import ScoreResult, as_text, is_missing
 
 log = logging.getLogger(__name__)
@@ -237,8 +238,8 @@ def summary_markdown(summary: Mapping[str, Any]) -> str:
         overall = row.get("overall")
         if not isinstance(overall, int | float):
             score = "—"
-        elif row.get("metric") in POINT_METRICS:
-            score = f"{overall:.1f} / {POINT_METRICS[row['metric']]}"
+        elif (out_of := points_out_of(str(row.get("metric")))) is not None:
+            score = f"{overall:.1f} / {out_of}"
         else:
             score = f"{overall * 100:.1f}%"
         cells = [name, row.get("metric"), score, row.get("n"), row.get("unparsed")]

@@ -13,7 +13,7 @@ The table is VLMEvalKit's ``report_acc`` over the main rows with their group's
 hit: one row per split, ``Overall``, then the ``l2-category`` and
 ``category`` columns (MMBench's abilities shortened: CP, FP-S, ...).
 ``scores`` has ``overall`` (the circular accuracy), ``n`` (questions),
-``n_rows``, ``unparsed`` (rows), ``vanilla_accuracy`` (every row on its own)
+``n_rows``, ``unparsed`` and ``errors`` (rows), ``vanilla_accuracy`` (every row on its own)
 and ``by_category`` / ``by_l2_category`` / ``by_split`` over questions.
 """
 
@@ -23,17 +23,16 @@ from typing import Any
 
 import pandas as pd
 
-from vlmeval_core.scoring.common import ScoreResult, accuracy, base_scores, error_flags
-from vlmeval_core.scoring.mcq import mcq_table, score_mcq
+from vlmeval_core.scoring.common import accuracy, group_scores
+from vlmeval_core.scoring.mcq import mcq_table
+from vlmeval_core.scoring.metric import Options, Summary
 
-METRIC = "circular_accuracy"
 CIRCULAR_OFFSET = 1_000_000
 """Rotations of question ``i`` have index ``i + k * CIRCULAR_OFFSET``."""
 
 
-def score_circular(frame: pd.DataFrame) -> ScoreResult:
-    """Score an MMBench-style frame by circular evaluation; see the module docstring."""
-    rows = score_mcq(frame).items
+def summarise_circular(rows: pd.DataFrame, options: Options) -> Summary:
+    """Group the scored rows into questions; see the module docstring."""
     indices = [int(i) for i in rows["index"]]
     groups = [i % CIRCULAR_OFFSET for i in indices]
     mains = {i for i, g in zip(indices, groups, strict=True) if i == g}
@@ -48,11 +47,10 @@ def score_circular(frame: pd.DataFrame) -> ScoreResult:
     questions = rows[[i in mains for i in indices]].copy()
     questions["correct"] = [hit[int(i)] for i in questions["index"]]
 
-    scores: dict[str, Any] = base_scores(questions, METRIC, error_flags(questions))
-    scores.update(
-        n_rows=len(rows),
-        unparsed=int(sum(1 for p in rows["parsed"] if p is None)),
-        errors=int(sum(error_flags(rows))),
-        vanilla_accuracy=accuracy(rows["correct"]),
-    )
-    return ScoreResult(rows, scores, mcq_table(questions))
+    scores: dict[str, Any] = {
+        **group_scores(questions),
+        "n": len(questions),
+        "n_rows": len(rows),
+        "vanilla_accuracy": accuracy(rows["correct"]),
+    }
+    return Summary(scores, mcq_table(questions), rows)

@@ -38,14 +38,14 @@ class ScoreResult:
     item as correct at full credit). ``scores``: JSON-safe summary (metric,
     overall, n, unparsed, errors, and what the metric adds). ``table``: what
     VLMEvalKit writes for this benchmark, as ``<model>_<dataset><table_suffix>``
-    with ``.csv`` for a frame and ``.json`` for a dict (OCRBench's
-    ``_score.json``).
+    (the metric's ``suffix``: ``_acc`` or ``_score``) with ``.csv`` for a frame
+    and ``.json`` for a dict (OCRBench's ``_score.json``).
     """
 
     items: pd.DataFrame
     scores: dict[str, Any]
     table: pd.DataFrame | dict[str, Any]
-    table_suffix: str = "_acc"
+    table_suffix: str
 
 
 def is_missing(value: Any) -> bool:
@@ -152,14 +152,10 @@ def group_accuracy(items: pd.DataFrame, column: str) -> dict[str, float]:
     }
 
 
-def base_scores(items: pd.DataFrame, metric: str, errors: list[bool]) -> dict[str, Any]:
-    """The part of ``scores`` every kind has. ``items`` already has ``parsed`` and ``correct``."""
+def group_scores(items: pd.DataFrame) -> dict[str, Any]:
+    """``overall`` accuracy and accuracy by category, split (and l2-category when present)."""
     scores: dict[str, Any] = {
-        "metric": metric,
         "overall": accuracy(items["correct"]),
-        "n": len(items),
-        "unparsed": int(sum(1 for p in items["parsed"] if p is None)),
-        "errors": int(sum(errors)),
         "by_category": group_accuracy(items, "category"),
         "by_split": group_accuracy(items, "split"),
     }

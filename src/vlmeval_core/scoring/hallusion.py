@@ -10,7 +10,8 @@ on every figure they are asked about.
 
 The table is VLMEvalKit's ``<model>_HallusionBench_score.csv``: columns
 ``split``, ``aAcc``, ``fAcc``, ``qAcc`` in percent; the row ``Overall``, then
-one per ``category`` and one per ``l2-category`` (each sorted). ``scores``:
+one per ``category`` and one per ``l2-category`` (each sorted; VLMEvalKit
+lists them in ``set`` order, which varies from run to run). ``scores``:
 ``aAcc``, ``fAcc``, ``qAcc`` in [0, 1] and ``overall``, their mean (the
 figure leaderboards quote for HallusionBench), plus ``by_category`` and
 ``by_l2_category`` (``{name: {aAcc, fAcc, qAcc}}``).
@@ -24,10 +25,8 @@ from typing import Any
 import pandas as pd
 
 from vlmeval_core.errors import UsageError
-from vlmeval_core.scoring.common import ScoreResult, accuracy, as_text, group_keys, sorted_groups
-from vlmeval_core.scoring.yorn import score_yorn
-
-METRIC = "hallusion_accuracy"
+from vlmeval_core.scoring.common import accuracy, as_text, group_keys, sorted_groups
+from vlmeval_core.scoring.metric import Options, Summary
 
 
 def _ids(items: pd.DataFrame) -> list[list[str]]:
@@ -57,10 +56,8 @@ def _rates(rows: Sequence[tuple[str, list[str], bool]]) -> dict[str, float]:
     }
 
 
-def score_hallusion(frame: pd.DataFrame) -> ScoreResult:
-    """Score HallusionBench predictions; see the module docstring."""
-    result = score_yorn(frame)
-    items = result.items
+def summarise_hallusion(items: pd.DataFrame, options: Options) -> Summary:
+    """aAcc, fAcc, qAcc overall and per group; see the module docstring."""
     l2 = [as_text(v) for v in items["l2-category"]] if "l2-category" in items else [""] * len(items)
     rows = list(zip(l2, _ids(items), (bool(c) for c in items["correct"]), strict=True))
 
@@ -85,12 +82,8 @@ def score_hallusion(frame: pd.DataFrame) -> ScoreResult:
         }
     )
     scores: dict[str, Any] = {
-        "metric": METRIC,
         "overall": (overall["aAcc"] + overall["fAcc"] + overall["qAcc"]) / 3,
-        "n": result.scores["n"],
-        "unparsed": result.scores["unparsed"],
-        "errors": result.scores["errors"],
         **overall,
         **by_group,
     }
-    return ScoreResult(items, scores, table, table_suffix="_score")
+    return Summary(scores, table)

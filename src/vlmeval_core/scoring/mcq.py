@@ -2,9 +2,10 @@
 
 The letter is read by :func:`~vlmeval_core.scoring.extract.extract_option`
 from the item's options (columns ``A``..``Z`` that are set and not blank).
-An item is correct when that letter equals ``answer`` (trimmed, upper-cased);
-an unreadable prediction or an item with an error is wrong. This is
-VLMEvalKit's vanilla (non-circular) evaluation with ``exact_matching``.
+An item is correct when that letter equals ``answer`` exactly as the file
+writes it (VLMEvalKit compares ``opt == GT``: an answer "b" or " B" is never
+matched); an unreadable prediction or an item with an error is wrong. This is
+VLMEvalKit's ``mcq_vanilla_eval`` with ``exact_matching``.
 
 The ``table`` is VLMEvalKit's ``report_acc`` (``_acc.csv``): one row per
 split (``"none"`` without a ``split`` column), columns ``split``, ``Overall``,
@@ -23,20 +24,16 @@ import pandas as pd
 
 from vlmeval_core.scoring.common import (
     NO_SPLIT,
-    ScoreResult,
     accuracy,
     as_text,
-    attach,
-    base_scores,
-    error_flags,
     group_keys,
+    group_scores,
+    is_missing,
     mean_or_nan,
-    prepare,
     sorted_groups,
 )
 from vlmeval_core.scoring.extract import extract_option
-
-METRIC = "accuracy"
+from vlmeval_core.scoring.metric import Options, Row, Summary
 
 MMB_ABBREVIATIONS = {
     "coarse_perception": "CP",
@@ -50,28 +47,27 @@ MMB_ABBREVIATIONS = {
 
 
 def options_of(row: Mapping[str, Any]) -> dict[str, str]:
-    """An item's options: ``{letter: text}`` for each column A..Z that is set and not blank."""
+    """An item's options: ``{letter: text}`` for each set column A..Z (``build_choices``)."""
     options = {}
     for letter in string.ascii_uppercase:
-        if letter in row:
-            text = as_text(row[letter])
-            if text.strip():
-                options[letter] = text
+        if letter in row and not is_missing(row[letter]):
+            options[letter] = as_text(row[letter])
     return options
 
 
-def score_mcq(frame: pd.DataFrame) -> ScoreResult:
-    """Score multiple-choice predictions; see the module docstring."""
-    items = prepare(frame)
-    errors = error_flags(items)
-    parsed: list[str | None] = []
-    correct: list[bool] = []
-    for row, failed in zip(items.to_dict("records"), errors, strict=True):
-        letter = None if failed else extract_option(as_text(row["prediction"]), options_of(row))
-        parsed.append(letter)
-        correct.append(letter is not None and letter == as_text(row["answer"]).strip().upper())
-    items = attach(items, parsed, correct)
-    return ScoreResult(items, base_scores(items, METRIC, errors), mcq_table(items))
+def read_option(row: Row) -> str | None:
+    """The option letter the row's prediction gives (:func:`extract_option`)."""
+    return extract_option(as_text(row["prediction"]), options_of(row))
+
+
+def letter_credit(row: Row, parsed: Any, options: Options) -> float:
+    """1.0 when the letter read equals the row's ``answer`` as it is written, else 0.0."""
+    return float(parsed is not None and parsed == as_text(row["answer"]))
+
+
+def summarise_mcq(items: pd.DataFrame, options: Options) -> Summary:
+    """Accuracy overall and per group, and VLMEvalKit's ``report_acc`` table."""
+    return Summary(group_scores(items), mcq_table(items))
 
 
 def mcq_table(items: pd.DataFrame) -> pd.DataFrame:

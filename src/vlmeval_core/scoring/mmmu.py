@@ -22,24 +22,15 @@ from typing import Any
 
 import pandas as pd
 
-from vlmeval_core.scoring.common import (
-    ScoreResult,
-    accuracy,
-    as_text,
-    attach,
-    error_flags,
-    group_accuracy,
-    group_keys,
-    prepare,
-)
+from vlmeval_core.scoring.common import accuracy, as_text, group_accuracy, group_keys
 from vlmeval_core.scoring.extract import extract_option
 from vlmeval_core.scoring.mcq import mcq_table, options_of
+from vlmeval_core.scoring.metric import Options, Row, Summary
 
-METRIC = "mmmu_accuracy"
 OPEN_QUESTION_OTHER = "Other Answers"
 
 
-def mmmu_options_and_answer(row: dict[str, Any]) -> tuple[dict[str, str], str]:
+def mmmu_options_and_answer(row: Row) -> tuple[dict[str, str], str]:
     """The options and answer letter VLMEvalKit scores a row against (see the module docstring)."""
     options = options_of(row)
     answer = as_text(row["answer"])
@@ -50,34 +41,30 @@ def mmmu_options_and_answer(row: dict[str, Any]) -> tuple[dict[str, str], str]:
     return options, letter
 
 
-def score_mmmu(frame: pd.DataFrame, primary_split: str = "validation") -> ScoreResult:
-    """Score MMMU predictions; see the module docstring."""
-    items = prepare(frame)
-    errors = error_flags(items)
-    parsed: list[str | None] = []
-    correct: list[bool] = []
-    for row, failed in zip(items.to_dict("records"), errors, strict=True):
-        options, letter = mmmu_options_and_answer(row)
-        reading = None if failed else extract_option(as_text(row["prediction"]), options)
-        parsed.append(reading)
-        correct.append(reading is not None and reading == letter)
-    items = attach(items, parsed, correct)
+def read_mmmu_option(row: Row) -> str | None:
+    """The letter the prediction gives among the row's (re-formulated) options."""
+    return extract_option(as_text(row["prediction"]), mmmu_options_and_answer(row)[0])
 
+
+def mmmu_credit(row: Row, parsed: Any, options: Options) -> float:
+    """1.0 when the letter read is the row's answer letter."""
+    return float(parsed is not None and parsed == mmmu_options_and_answer(row)[1])
+
+
+def summarise_mmmu(items: pd.DataFrame, options: Options) -> Summary:
+    """Accuracy on the ``primary_split`` option's split; see the module docstring."""
+    primary_split = options["primary_split"]
     splits = group_keys(items, "split")
     primary = items[[s == primary_split for s in splits]]
     scored = primary if len(primary) else items
     scores: dict[str, Any] = {
-        "metric": METRIC,
         "overall": accuracy(scored["correct"]),
         "overall_split": primary_split if len(primary) else "all",
-        "n": len(items),
         "n_overall": len(scored),
-        "unparsed": int(sum(1 for p in items["parsed"] if p is None)),
-        "errors": int(sum(errors)),
         "accuracy_all": accuracy(items["correct"]),
         "by_split": group_accuracy(items, "split"),
         "by_category": group_accuracy(scored, "category"),
     }
     if "l2-category" in items.columns:
         scores["by_l2_category"] = group_accuracy(scored, "l2-category")
-    return ScoreResult(items, scores, mcq_table(items))
+    return Summary(scores, mcq_table(items))

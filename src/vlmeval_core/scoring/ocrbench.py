@@ -21,10 +21,10 @@ from typing import Any
 
 import pandas as pd
 
-from vlmeval_core.scoring.common import ScoreResult, as_text, attach, error_flags, prepare
+from vlmeval_core.scoring.common import as_text
+from vlmeval_core.scoring.metric import Options, Row, Summary
 from vlmeval_core.scoring.vqa import acceptable_answers
 
-METRIC = "ocrbench_score"
 HME = "Handwritten Mathematical Expression Recognition"
 TEXT_RECOGNITION = (
     "Regular Text Recognition",
@@ -47,42 +47,35 @@ def ocrbench_hit(prediction: str, answers: list[str], category: str) -> bool:
     return any(a.lower().strip().replace("\n", " ") in pred for a in answers)
 
 
-def score_ocrbench(frame: pd.DataFrame) -> ScoreResult:
-    """Score OCRBench predictions; see the module docstring."""
-    items = prepare(frame)
-    errors = error_flags(items)
+def read_ocr_text(row: Row) -> str | None:
+    """The prediction as written; None when it is blank."""
+    text = as_text(row["prediction"])
+    return text if text.strip() else None
+
+
+def ocrbench_credit(row: Row, parsed: Any, options: Options) -> float:
+    """1.0 when an answer is in the prediction by :func:`ocrbench_hit`."""
+    answers = acceptable_answers(row["answer"])
+    return float(ocrbench_hit(as_text(row["prediction"]), answers, as_text(row.get("category"))))
+
+
+def summarise_ocrbench(items: pd.DataFrame, options: Options) -> Summary:
+    """Points per category and group, and VLMEvalKit's ``_score.json``."""
     categories = (
         [as_text(c) for c in items["category"]] if "category" in items else [""] * len(items)
     )
-    parsed: list[str | None] = []
-    hits: list[bool] = []
-    for prediction, answer, category, failed in zip(
-        items["prediction"], items["answer"], categories, errors, strict=True
-    ):
-        text = as_text(prediction)
-        reading = None if failed or not text.strip() else text
-        parsed.append(reading)
-        hits.append(
-            reading is not None and ocrbench_hit(text, acceptable_answers(answer), category)
-        )
-    items = attach(items, parsed, hits)
-
     points = dict.fromkeys(CATEGORIES, 0)
-    for category, hit in zip(categories, hits, strict=True):
+    for category, hit in zip(categories, items["correct"], strict=True):
         points[category] = points.get(category, 0) + int(hit)
     groups = {"Text Recognition": sum(points[c] for c in TEXT_RECOGNITION)}
     groups.update({c: points[c] for c in OTHER_GROUPS})
     final = sum(groups.values())
     table: dict[str, Any] = {**groups, "Final Score": final, "Final Score Norm": final / 10}
     scores: dict[str, Any] = {
-        "metric": METRIC,
         "overall": float(final),
-        "n": len(items),
-        "unparsed": int(sum(1 for p in parsed if p is None)),
-        "errors": int(sum(errors)),
         "final_score_norm": final / 10,
         "accuracy": final / len(items) if len(items) else 0.0,
         "groups": groups,
         "by_category": {c: points[c] for c in sorted(set(categories)) if c},
     }
-    return ScoreResult(items, scores, table, table_suffix="_score")
+    return Summary(scores, table)

@@ -3,8 +3,9 @@
 POPE's ``category`` holds its splits (``adversarial``, ``popular``,
 ``random``), comma-separated when one question belongs to several. As in
 VLMEvalKit's ``POPE_rating``, every item counts once per split it names, the
-overall figures too. "Yes" is the positive class: an unread answer is a
-"not Yes"; a ratio with a zero denominator is 0.
+overall figures too. "Yes" (exactly) is the positive class: an unread answer
+is a "not Yes"; a ratio with a zero denominator is 0. Splits are sorted
+(VLMEvalKit lists them in ``set`` order, which varies from run to run).
 
 The table is VLMEvalKit's ``<model>_POPE_score.csv``: columns ``split``,
 ``Overall`` (F1), ``acc``, ``precision``, ``recall``, all in percent; the row
@@ -19,10 +20,9 @@ from typing import Any
 
 import pandas as pd
 
-from vlmeval_core.scoring.common import ScoreResult, accuracy, as_text
-from vlmeval_core.scoring.yorn import normalize_yes_no, precision_recall_f1, score_yorn
-
-METRIC = "pope_f1"
+from vlmeval_core.scoring.common import accuracy, as_text, is_missing
+from vlmeval_core.scoring.metric import Options, Summary
+from vlmeval_core.scoring.yorn import precision_recall_f1
 
 
 def _figures(rows: list[tuple[bool, bool, bool]]) -> dict[str, Any]:
@@ -38,17 +38,15 @@ def _figures(rows: list[tuple[bool, bool, bool]]) -> dict[str, Any]:
     }
 
 
-def score_pope(frame: pd.DataFrame) -> ScoreResult:
-    """Score POPE predictions; see the module docstring."""
-    result = score_yorn(frame)
-    items = result.items
+def summarise_pope(items: pd.DataFrame, options: Options) -> Summary:
+    """POPE's figures over all items and per split; see the module docstring."""
     expanded: list[tuple[str | None, tuple[bool, bool, bool]]] = []
     categories = items["category"] if "category" in items.columns else [None] * len(items)
     for category, answer, parsed, correct in zip(
         categories, items["answer"], items["parsed"], items["correct"], strict=True
     ):
-        row = (normalize_yes_no(answer) == "Yes", parsed == "Yes", bool(correct))
-        names = [c for c in as_text(category).split(",")] if as_text(category) else [None]
+        row = (as_text(answer) == "Yes", parsed == "Yes", bool(correct))
+        names = [None] if is_missing(category) else as_text(category).split(",")
         expanded.extend((name, row) for name in names)
 
     overall = _figures([row for _, row in expanded])
@@ -66,15 +64,11 @@ def score_pope(frame: pd.DataFrame) -> ScoreResult:
         }
     )
     scores: dict[str, Any] = {
-        "metric": METRIC,
         "overall": overall["f1"],
-        "n": result.scores["n"],
-        "unparsed": result.scores["unparsed"],
-        "errors": result.scores["errors"],
         "accuracy": overall["accuracy"],
         "precision": overall["precision"],
         "recall": overall["recall"],
         "f1": overall["f1"],
         "splits": splits,
     }
-    return ScoreResult(items, scores, table, table_suffix="_score")
+    return Summary(scores, table)

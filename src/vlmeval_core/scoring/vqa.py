@@ -11,7 +11,10 @@ the are dropped, and contractions written without their apostrophe get it back
 A prediction is correct when its normalised form equals the normalised form of
 the answer, or of any of the answers when ``answer`` is a list (a python list
 or a JSON / python-literal list in a string). This is plain exact match, not
-the 10-annotator "VQA score" (min(1, matches / 3)).
+the 10-annotator "VQA score" (min(1, matches / 3)) that VLMEvalKit's
+``ImageVQADataset`` applies to a dataset it has no rule for: that score gives
+every item with a single answer 0, so a custom VQA set is knowingly scored
+differently here.
 
 The ``table`` follows VLMEvalKit's default ``ImageVQADataset.evaluate``: one
 row; with a ``split`` column, one column per split then ``Overall``; without,
@@ -29,30 +32,27 @@ from typing import Any
 import pandas as pd
 
 from vlmeval_core.scoring.common import (
-    ScoreResult,
     accuracy,
     as_text,
-    attach,
-    base_scores,
-    error_flags,
     group_keys,
+    group_scores,
     is_missing,
     one_row_table,
-    prepare,
     sorted_groups,
 )
-
-METRIC = "exact_match"
+from vlmeval_core.scoring.metric import Options, Row, Summary
 
 # Each of these is removed when it appears next to a space anywhere in the text
 # (or when the text has a digit-comma-digit, as in "1,000"), else replaced by a
 # space. Note that "'", ":" and "." are not in the set; "." has its own rule.
 _PUNCTUATION = ';/[]"{}()=+\\_-><@`,?!'
 _DIGIT_COMMA_DIGIT = re.compile(r"\d,\d")
-# A period with no digit on either side ("end." but not "3.5"). VLMEvalKit
-# passes re.UNICODE as the count of re.sub, so it stops after 32 such periods;
-# that limit is not reproduced (it never matters for short answers).
+# A period with no digit on either side ("end." but not "3.5" or "2."), as on
+# VLMEvalKit main (vlmeval/smp/misc.py). Its PyPI build 26.3 has the typo
+# (?!<=\d) there, which also removes the period of "2.". VLMEvalKit passes
+# re.UNICODE (32) as the count of re.sub, so at most 32 periods are removed.
 _LONE_PERIOD = re.compile(r"(?<!\d)\.(?!\d)")
+_LONE_PERIOD_LIMIT = int(re.UNICODE)
 
 _NUMBER_WORDS = {
     "none": "0",
@@ -108,7 +108,7 @@ def process_punctuation(text: str) -> str:
     for mark in _PUNCTUATION:
         next_to_space = f"{mark} " in text or f" {mark}" in text
         out = out.replace(mark, "" if (glued_number or next_to_space) else " ")
-    return _LONE_PERIOD.sub("", out)
+    return _LONE_PERIOD.sub("", out, count=_LONE_PERIOD_LIMIT)
 
 
 def process_digit_article(text: str) -> str:
@@ -149,26 +149,20 @@ def acceptable_answers(answer: Any) -> list[str]:
     return [text]
 
 
-def score_vqa(frame: pd.DataFrame) -> ScoreResult:
-    """Score open-ended answers by exact match after normalisation; see the module docstring.
+def read_normalised(row: Row) -> str | None:
+    """The normalised prediction; None when it normalises to nothing."""
+    return normalize_answer(as_text(row["prediction"])) or None
 
-    ``parsed`` is the normalised prediction, None when the item has an error
-    or the prediction normalises to nothing (both count as unparsed and wrong).
-    """
-    items = prepare(frame)
-    errors = error_flags(items)
-    parsed: list[str | None] = []
-    correct: list[bool] = []
-    rows = zip(items["prediction"], items["answer"], errors, strict=True)
-    for prediction, answer, failed in rows:
-        normalised = None if failed else normalize_answer(as_text(prediction))
-        if not normalised:
-            normalised = None
-        accepted = {normalize_answer(a) for a in acceptable_answers(answer)}
-        parsed.append(normalised)
-        correct.append(normalised is not None and normalised in accepted)
-    items = attach(items, parsed, correct)
-    return ScoreResult(items, base_scores(items, METRIC, errors), vqa_table(items))
+
+def exact_match_credit(row: Row, parsed: Any, options: Options) -> float:
+    """1.0 when the normalised prediction equals a normalised acceptable answer."""
+    accepted = {normalize_answer(a) for a in acceptable_answers(row["answer"])}
+    return float(parsed is not None and parsed in accepted)
+
+
+def summarise_vqa(items: pd.DataFrame, options: Options) -> Summary:
+    """Exact-match accuracy overall and per group, and the ``_acc`` table."""
+    return Summary(group_scores(items), vqa_table(items))
 
 
 def vqa_table(items: pd.DataFrame) -> pd.DataFrame:

@@ -20,32 +20,22 @@ Each item gets a ``score`` in [0, 1] (``correct`` means full credit):
   is right for any answer.
 
 ``answer`` holds one answer or a list of them (a JSON or Python list literal
-in a string). An item with an error, or an empty prediction, scores 0 and is
-unparsed. The table is VLMEvalKit's ``ImageVQADataset`` ``_acc.csv``: one row;
+in a string). An item with an error scores 0 and is unparsed; an empty
+prediction is unparsed but scored as VLMEvalKit scores it (it can only match
+an empty answer). The table is VLMEvalKit's ``ImageVQADataset`` ``_acc.csv``: one row;
 with a ``split`` column one column per split then ``Overall``, else
 ``Overall`` then one per category; in percent.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 import pandas as pd
 
-from vlmeval_core.scoring.common import (
-    ScoreResult,
-    as_text,
-    attach,
-    error_flags,
-    group_keys,
-    one_row_table,
-    prepare,
-    sorted_groups,
-)
+from vlmeval_core.scoring.common import as_text, group_keys, one_row_table, sorted_groups
+from vlmeval_core.scoring.metric import Options, Row, Summary
 from vlmeval_core.scoring.vqa import acceptable_answers, normalize_answer
-
-FULL_CREDIT = 1.0 - 1e-9
 
 
 def vqa_score(prediction: str, answers: list[str]) -> float:
@@ -84,7 +74,7 @@ def anls_distance(answer: str, prediction: str) -> float:
     return 0.0 if length == 0 else levenshtein(gt, det) / length
 
 
-def anls_score(prediction: str, answers: list[str], threshold: float = 0.5) -> float:
+def anls_score(prediction: str, answers: list[str], threshold: float) -> float:
     """1 - the smallest distance to an answer, or 0 when that is below ``threshold``."""
     if not answers:
         return 0.0
@@ -101,7 +91,7 @@ def _number(text: str) -> float | None:
         return None
 
 
-def relaxed_match(answer: str, prediction: str, tolerance: float = 0.05) -> bool:
+def relaxed_match(answer: str, prediction: str, tolerance: float) -> bool:
     """ChartQA's relaxed correctness of ``prediction`` for one ``answer``."""
     pred, target = _number(prediction), _number(answer)
     if pred is not None and target:
@@ -109,41 +99,32 @@ def relaxed_match(answer: str, prediction: str, tolerance: float = 0.05) -> bool
     return prediction.lower() == answer.lower()
 
 
-def relaxed_score(prediction: str, answers: list[str], tolerance: float = 0.05) -> float:
+def relaxed_score(prediction: str, answers: list[str], tolerance: float) -> float:
     """1.0 when the trimmed prediction is relaxed-correct for any answer, else 0.0."""
     pred = prediction.strip()
     return 1.0 if any(relaxed_match(a, pred, tolerance) for a in answers) else 0.0
 
 
-def _score_items(
-    frame: pd.DataFrame,
-    metric: str,
-    item_score: Callable[[str, list[str]], float],
-    reading: Callable[[str], str],
-) -> ScoreResult:
-    items = prepare(frame)
-    errors = error_flags(items)
-    parsed: list[str | None] = []
-    values: list[float] = []
-    for prediction, answer, failed in zip(
-        items["prediction"], items["answer"], errors, strict=True
-    ):
-        text = as_text(prediction)
-        read = None if failed or not reading(text) else reading(text)
-        parsed.append(read)
-        values.append(0.0 if read is None else item_score(text, acceptable_answers(answer)))
-    items = attach(items, parsed, [v >= FULL_CREDIT for v in values])
-    items["score"] = values
-    scores: dict[str, Any] = {
-        "metric": metric,
-        "overall": _mean(values),
-        "n": len(items),
-        "unparsed": int(sum(1 for p in parsed if p is None)),
-        "errors": int(sum(errors)),
-        "by_category": _group_means(items, "category"),
-        "by_split": _group_means(items, "split"),
-    }
-    return ScoreResult(items, scores, score_table(items))
+def read_trimmed(row: Row) -> str | None:
+    """The trimmed prediction; None when it is blank."""
+    return as_text(row["prediction"]).strip() or None
+
+
+def vqa_score_credit(row: Row, parsed: Any, options: Options) -> float:
+    """TextVQA: :func:`vqa_score` of the prediction against the row's answers."""
+    return vqa_score(as_text(row["prediction"]), acceptable_answers(row["answer"]))
+
+
+def anls_credit(row: Row, parsed: Any, options: Options) -> float:
+    """DocVQA / InfoVQA: :func:`anls_score` with the ``threshold`` option."""
+    answers = acceptable_answers(row["answer"])
+    return anls_score(as_text(row["prediction"]), answers, options["threshold"])
+
+
+def relaxed_credit(row: Row, parsed: Any, options: Options) -> float:
+    """ChartQA: :func:`relaxed_score` with the ``tolerance`` option."""
+    answers = acceptable_answers(row["answer"])
+    return relaxed_score(as_text(row["prediction"]), answers, options["tolerance"])
 
 
 def _mean(values: Any) -> float:
@@ -161,6 +142,16 @@ def _group_means(items: pd.DataFrame, column: str) -> dict[str, float]:
     }
 
 
+def summarise_scores(items: pd.DataFrame, options: Options) -> Summary:
+    """Mean credit overall and per group, and the ``ImageVQADataset`` table."""
+    scores: dict[str, Any] = {
+        "overall": _mean(items["score"]),
+        "by_category": _group_means(items, "category"),
+        "by_split": _group_means(items, "split"),
+    }
+    return Summary(scores, score_table(items))
+
+
 def score_table(items: pd.DataFrame) -> pd.DataFrame:
     """VLMEvalKit's ``ImageVQADataset`` table of the items' ``score`` (percentages)."""
     cells: dict[str, float] = {}
@@ -171,25 +162,3 @@ def score_table(items: pd.DataFrame) -> pd.DataFrame:
         cells["Overall"] = _mean(items["score"]) * 100
         cells.update({k: v * 100 for k, v in _group_means(items, "category").items()})
     return one_row_table(cells)
-
-
-def score_vqa_score(frame: pd.DataFrame) -> ScoreResult:
-    """TextVQA's VQA accuracy over the human answers; see the module docstring."""
-    return _score_items(frame, "vqa_score", vqa_score, normalize_answer)
-
-
-def score_anls(frame: pd.DataFrame, threshold: float = 0.5) -> ScoreResult:
-    """ANLS with ``threshold`` (DocVQA, InfoVQA); see the module docstring."""
-    return _score_items(
-        frame, "anls", lambda p, a: anls_score(p, a, threshold), lambda t: t.strip()
-    )
-
-
-def score_relaxed_accuracy(frame: pd.DataFrame, tolerance: float = 0.05) -> ScoreResult:
-    """ChartQA's relaxed accuracy with ``tolerance``; see the module docstring."""
-    return _score_items(
-        frame,
-        "relaxed_accuracy",
-        lambda p, a: relaxed_score(p, a, tolerance),
-        lambda t: t.strip(),
-    )

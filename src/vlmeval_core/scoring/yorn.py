@@ -1,9 +1,10 @@
 """Yes/No scoring: read Yes or No from each prediction, compare it with the answer.
 
 The reading is :func:`~vlmeval_core.scoring.extract.extract_yes_no` (VLMEvalKit's
-``YOrN_Extraction``). ``answer`` is "Yes" or "No" in any case. An item is
-correct when the reading equals the answer; an unreadable prediction or an
-item with an error is wrong.
+``YOrN_Extraction``). An item is correct when the reading equals ``answer``
+exactly as the file writes it, as VLMEvalKit compares them (``answer ==
+extracted``: an answer "yes" or "YES" is never matched); an unreadable
+prediction or an item with an error is wrong.
 
 Besides accuracy, ``scores`` has ``precision``, ``recall`` and ``f1`` of the
 "Yes" class (as VLMEvalKit's POPE rating counts them: an unread prediction is
@@ -11,9 +12,8 @@ a "not Yes"; a ratio whose denominator is 0 is 0.0), in [0, 1].
 
 The ``table`` is VLMEvalKit's ``default_rating`` for Y/N datasets: one row,
 ``Overall`` then one column per ``category`` value then per ``l2-category``
-value (each sorted), in percent (0-100) as VLMEvalKit writes it. (VLMEvalKit
-names that file ``<model>_<dataset>_score.csv``; the report module writes it
-as ``_acc.csv`` like the other kinds.)
+value (each sorted), in percent (0-100), written as VLMEvalKit names it:
+``<model>_<dataset>_score.csv``.
 """
 
 from __future__ import annotations
@@ -23,25 +23,29 @@ from typing import Any
 import pandas as pd
 
 from vlmeval_core.scoring.common import (
-    ScoreResult,
     accuracy,
     as_text,
-    attach,
-    base_scores,
-    error_flags,
     group_percentages,
+    group_scores,
     one_row_table,
-    prepare,
 )
 from vlmeval_core.scoring.extract import extract_yes_no
+from vlmeval_core.scoring.metric import Options, Row, Summary
 
-METRIC = "accuracy"
+
+def read_yes_no(row: Row) -> str | None:
+    """Yes, No, or None from the row's prediction (:func:`extract_yes_no`)."""
+    return extract_yes_no(as_text(row["prediction"]))
 
 
-def normalize_yes_no(answer: Any) -> str:
-    """An answer as "Yes" / "No" when it is one of those words in any case; else as text."""
-    text = as_text(answer).strip()
-    return text.capitalize() if text.lower() in ("yes", "no") else text
+def yes_no_credit(row: Row, parsed: Any, options: Options) -> float:
+    """1.0 when the reading equals the row's ``answer`` exactly as written ("Yes" / "No")."""
+    return float(parsed is not None and parsed == as_text(row["answer"]))
+
+
+def says_yes(values: Any) -> list[bool]:
+    """Per value: whether it is exactly "Yes" (VLMEvalKit's positive class)."""
+    return [as_text(v) == "Yes" for v in values]
 
 
 def precision_recall_f1(truth: list[bool], predicted: list[bool]) -> tuple[float, float, float]:
@@ -55,24 +59,12 @@ def precision_recall_f1(truth: list[bool], predicted: list[bool]) -> tuple[float
     return float(precision), float(recall), float(f1)
 
 
-def score_yorn(frame: pd.DataFrame) -> ScoreResult:
-    """Score Yes/No predictions; see the module docstring."""
-    items = prepare(frame)
-    errors = error_flags(items)
-    answers = [normalize_yes_no(a) for a in items["answer"]]
-    parsed: list[str | None] = []
-    correct: list[bool] = []
-    for prediction, answer, failed in zip(items["prediction"], answers, errors, strict=True):
-        reading = None if failed else extract_yes_no(as_text(prediction))
-        parsed.append(reading)
-        correct.append(reading is not None and reading == answer)
-    items = attach(items, parsed, correct)
-    scores = base_scores(items, METRIC, errors)
-    precision, recall, f1 = precision_recall_f1(
-        [a == "Yes" for a in answers], [p == "Yes" for p in parsed]
-    )
-    scores.update(precision=precision, recall=recall, f1=f1)
-    return ScoreResult(items, scores, yorn_table(items))
+def summarise_yorn(items: pd.DataFrame, options: Options) -> Summary:
+    """Accuracy, precision / recall / F1 of "Yes", and ``default_rating``'s table."""
+    truth, said_yes = says_yes(items["answer"]), says_yes(items["parsed"])
+    precision, recall, f1 = precision_recall_f1(truth, said_yes)
+    scores = {**group_scores(items), "precision": precision, "recall": recall, "f1": f1}
+    return Summary(scores, yorn_table(items))
 
 
 def yorn_table(items: pd.DataFrame) -> pd.DataFrame:

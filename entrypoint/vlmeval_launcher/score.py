@@ -1,0 +1,172 @@
+"""``vlmeval score``: score predictions made elsewhere, as VLMEvalKit's ``--mode eval`` does.
+
+PREDICTIONS is a VLMEvalKit result file (``<model>_<dataset>.xlsx``, or a
+``.tsv`` / ``.csv``, with ``index`` and ``prediction`` columns) or a vlmeval
+``predictions.jsonl``. The dataset is resolved and loaded as ``eval`` does, each
+of its items is joined to its prediction by index, and the result is scored and
+written in eval's per-dataset layout. No torch: this runs on any machine.
+"""
+
+from __future__ import annotations
+
+import json
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from vlmeval_core.datasets.prepare import dataset_path, prepare
+from vlmeval_core.datasets.registry import resolve_dataset
+from vlmeval_core.datasets.tsv import Dataset, load_tsv
+from vlmeval_core.errors import UsageError
+from vlmeval_core.report import write_dataset_results
+from vlmeval_core.scoring import score_dataset
+from vlmeval_core.scoring.common import as_text
+
+REQUIRED = ("index", "prediction")
+CARRIED = ("error",)
+"""Prediction-file columns kept besides the prediction (a vlmeval item's failure)."""
+TABLE_SUFFIXES = (".xlsx", ".tsv", ".csv")
+
+
+@dataclass(frozen=True)
+class Scored:
+    """What ``vlmeval score`` made: the dataset's name, its scores and where they are."""
+
+    dataset: str
+    scores: dict[str, Any]
+    directory: Path
+
+
+def read_predictions(path: Path) -> pd.DataFrame:
+    """The prediction file as a frame of text cells; a bad file is a UsageError naming it."""
+    suffix = path.suffix.lower()
+    if not path.is_file():
+        raise UsageError(f"{path}: no such predictions file")
+    if suffix == ".jsonl":
+        frame = _read_jsonl(path)
+    elif suffix in TABLE_SUFFIXES:
+        frame = _read_table(path, suffix)
+    else:
+        raise UsageError(
+            f"{path}: unsupported predictions file; expected a VLMEvalKit result file "
+            "(.xlsx, .tsv, .csv) or a vlmeval predictions.jsonl"
+        )
+    missing = [c for c in REQUIRED if c not in frame.columns]
+    if missing:
+        raise UsageError(
+            f"{path}: missing column(s) {', '.join(missing)}; found "
+            f"{', '.join(map(str, frame.columns)) or 'none'} (a result file needs index and "
+            "prediction)"
+        )
+    return frame
+
+
+def _read_table(path: Path, suffix: str) -> pd.DataFrame:
+    text_cells: dict[str, Any] = {"dtype": str, "keep_default_na": False, "na_values": [""]}
+    try:
+        if suffix == ".xlsx":
+            return pd.read_excel(path, engine="openpyxl", **text_cells)
+        return pd.read_csv(path, sep="\t" if suffix == ".tsv" else ",", **text_cells)
+    except (
+        OSError,
+        ValueError,
+        UnicodeDecodeError,
+        zipfile.BadZipFile,
+        pd.errors.ParserError,
+        pd.errors.EmptyDataError,
+    ) as exc:
+        detail = str(exc).strip().splitlines()[-1] if str(exc).strip() else type(exc).__name__
+        raise UsageError(f"{path}: not a readable {suffix} file ({detail})") from None
+
+
+def _read_jsonl(path: Path) -> pd.DataFrame:
+    records = []
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise UsageError(f"{path}: not a readable predictions.jsonl ({exc})") from None
+    for number, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise UsageError(f"{path}: line {number}: not JSON ({exc.msg})") from None
+        if not isinstance(record, dict):
+            raise UsageError(f"{path}: line {number}: not a JSON object")
+        records.append(record)
+    return pd.DataFrame(records)
+
+
+def load_dataset(spec: str, data_dir: Path, work_dir: Path) -> Dataset:
+    """The dataset ``--data`` names, prepared (downloaded, generated) and loaded as eval does."""
+    ref = resolve_dataset(spec)
+    prepare(ref, data_dir, work_dir, seed=0)
+    return load_tsv(dataset_path(ref, data_dir, work_dir, seed=0), ref.name, ref.kind)
+
+
+def join_predictions(dataset: Dataset, predictions: pd.DataFrame, origin: Path) -> pd.DataFrame:
+    """The dataset's rows (no images) with each item's ``prediction`` (and ``error``).
+
+    Items are matched by ``index``; a dataset whose index is text (HallusionBench,
+    kept as ``source_index``) also matches a VLMEvalKit file keyed by that text.
+    Every item needs one prediction, and every prediction an item.
+    """
+    keys = [as_text(k) for k in predictions["index"]]
+    repeated = pd.Series(keys)[pd.Series(keys).duplicated()]
+    if len(repeated):
+        raise UsageError(f"{origin}: index {repeated.iloc[0]} appears more than once")
+    frame = dataset.frame.drop(columns=[c for c in ("image",) if c in dataset.frame.columns])
+    key_column = "index"
+    if "source_index" in frame.columns and not all(k.lstrip("-").isdigit() for k in keys):
+        key_column = "source_index"
+    item_keys = [as_text(k) for k in frame[key_column]]
+    by_key = dict(zip(keys, predictions.to_dict("records"), strict=True))
+    missing = [k for k in item_keys if k not in by_key]
+    if missing:
+        raise UsageError(
+            f"{origin}: no prediction for index {missing[0]} of {dataset.name} "
+            f"({len(missing)} of {len(item_keys)} items have none); every item needs one"
+        )
+    extra = sorted(set(keys) - set(item_keys))
+    if extra:
+        raise UsageError(
+            f"{origin}: index {extra[0]} is not an item of {dataset.name} "
+            f"({dataset.path}); is this the dataset the predictions were made on?"
+        )
+    joined = {"prediction": [as_text(by_key[k]["prediction"]) for k in item_keys]}
+    for column in CARRIED:
+        if column in predictions.columns:
+            joined[column] = [by_key[k][column] for k in item_keys]
+    return frame.assign(**joined)
+
+
+def model_name(predictions: Path, dataset: str) -> str:
+    """The model the predictions are of: ``<model>`` of ``<model>_<dataset>.<ext>``, or, for a
+    ``predictions.jsonl`` in eval's layout (``<model>/<run>/<dataset>/``), that directory."""
+    stem = predictions.stem
+    if stem.endswith(f"_{dataset}") and len(stem) > len(dataset) + 1:
+        return stem[: -len(dataset) - 1]
+    parents = predictions.resolve().parents
+    if predictions.suffix.lower() == ".jsonl" and len(parents) > 2:
+        return parents[2].name
+    return stem
+
+
+def score_predictions(predictions: Path, data: str, output: Path | None, data_dir: Path) -> Scored:
+    """Score ``predictions`` on dataset ``data``; write eval's per-dataset files under
+    ``output`` (default: the predictions file's directory)."""
+    frame = read_predictions(predictions)
+    output = output if output is not None else predictions.resolve().parent
+    dataset = load_dataset(data, data_dir, output)
+    result = score_dataset(
+        dataset.kind,
+        join_predictions(dataset, frame, predictions),
+        dataset.metric,
+        dataset.metric_options,
+    )
+    write_dataset_results(output, model_name(predictions, dataset.name), dataset.name, result)
+    return Scored(dataset.name, result.scores, output / dataset.name)

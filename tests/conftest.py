@@ -30,10 +30,10 @@ def make_plan(
         "tiny-vlm", "bundled", str(TINY_VLM_DIR), batch_size=batch_size, max_new_tokens=8
     )
     refs: tuple[DatasetRef, ...] = tuple(resolve_dataset(d) for d in datasets)
+    fields.setdefault("device", "cpu")
     return Plan(
         model=model,
         datasets=refs,
-        device="cpu",
         output_dir=str(tmp_path / "out"),
         data_dir=str(tmp_path / "data"),
         run_name=run_name,

@@ -12,6 +12,7 @@ from importlib import metadata
 from typing import Any
 
 from vlmeval_core import __version__
+from vlmeval_core.distributed import PROCESS_GROUP_BACKEND
 from vlmeval_core.plan import Plan
 
 PACKAGES = (
@@ -109,6 +110,7 @@ def build_manifest(
         "datasets": datasets,
         "device": plan.device,
         "world_size": world_size,
+        "process_group": PROCESS_GROUP_BACKEND if world_size > 1 else None,
         "limit": plan.limit,
         "seed": plan.seed,
         "wall_s": wall_s,

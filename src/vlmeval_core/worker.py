@@ -165,7 +165,7 @@ def main(argv: list[str] | None = None) -> int:
         plan = load_plan(argv[0])
         if plan.device == "cuda":
             distributed.claim_gpus(info, plan.model.gpus_per_model, plan.gpus)
-        distributed.init_process_group(info, plan.device)
+        distributed.init_process_group(info)
         try:
             run(plan, info)
         finally:

@@ -10,7 +10,7 @@ from click.testing import CliRunner
 import fake_nvml
 from fake_nvml import T4, V100, gpu_uuid, gpus, mig_gpu, mig_uuid
 from vlmeval_launcher.cli import main
-from vlmeval_launcher.gpus import discover, torch_cuda_version
+from vlmeval_launcher.gpus import discover
 
 OLD_DRIVER = {"driver": "550.54.15", "cuda": 12040}  # supports CUDA 12.4, not torch's 13.0
 
@@ -98,6 +98,8 @@ def test_a_t4_runs(monkeypatch):
 
 
 def test_a_driver_older_than_torchs_cuda_gets_a_warning_line(monkeypatch):
+    from vlmeval_launcher.gpus import torch_cuda_version
+
     fake_nvml.install(monkeypatch, gpus(1), **OLD_DRIVER)
     result = eval_dry_run()
     assert result.exit_code == 0, result.stderr
@@ -110,6 +112,8 @@ def test_a_driver_older_than_torchs_cuda_gets_a_warning_line(monkeypatch):
 
 def test_torchs_cuda_version_is_read_without_importing_torch():
     import torch
+
+    from vlmeval_launcher.gpus import torch_cuda_version
 
     assert torch_cuda_version() == torch.version.cuda
 

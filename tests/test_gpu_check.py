@@ -1,0 +1,91 @@
+"""`make gpu-check` on a machine without a GPU, and the GPU tests on a bare python3.
+
+On a GPU machine the check runs everything (scripts/gpu_check.py); here it must stop
+at once with one line. The GPU test module must collect where only torch,
+transformers, nvidia-ml-py, click and pytest are installed: the evaluator's other
+packages come from ``make gpu-wheels`` and are imported only inside the tests.
+"""
+
+from __future__ import annotations
+
+import os
+import shlex
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+# Installed here, but not on a bare GPU machine before the wheels are unpacked.
+NOT_ON_A_BARE_MACHINE = ("pandas", "PIL", "openpyxl", "accelerate", "torchvision", "flash_attn")
+
+
+def env_without_gpu_visibility() -> dict[str, str]:
+    keep = {k: v for k, v in os.environ.items() if not k.endswith("VISIBLE_DEVICES")}
+    keep.pop("FAKE_NVML_CONFIG", None)
+    keep["PYTHONPATH"] = os.pathsep.join([str(ROOT / "src"), str(ROOT / "entrypoint")])
+    return keep
+
+
+def test_gpu_check_without_a_gpu_stops_at_once_with_one_line(tmp_path):
+    """The real NVML of this machine (no driver): exit 2, one line, nothing written."""
+    out = tmp_path / "results"
+    done = subprocess.run(
+        ["make", "--no-print-directory", "-s", "gpu-check", f"GPU_CHECK_OUT={out}"],
+        cwd=ROOT,
+        env=env_without_gpu_visibility(),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 2, done.stdout + done.stderr
+    lines = [line for line in done.stderr.splitlines() if not line.startswith("make:")]
+    assert lines == [
+        "gpu-check: no usable GPU (NVML: NVML Shared Library Not Found): run it where an "
+        "NVIDIA GPU is visible (in the image: docker run --gpus all vlmeval make gpu-check)"
+    ]
+    assert done.stdout == ""
+    assert not out.exists()
+
+
+def test_make_test_gpu_collects_without_the_evaluators_extras(tmp_path):
+    blocker = tmp_path / "sitecustomize.py"
+    blocker.write_text(
+        textwrap.dedent(
+            f"""
+            import sys
+
+            BLOCKED = {NOT_ON_A_BARE_MACHINE!r}
+
+            class Absent:
+                def find_spec(self, name, path=None, target=None):
+                    if name.split(".")[0] in BLOCKED:
+                        raise ModuleNotFoundError(f"No module named {{name!r}}")
+                    return None
+
+            sys.meta_path.insert(0, Absent())
+            """
+        )
+    )
+    env = env_without_gpu_visibility()
+    env["PYTHONPATH"] = os.pathsep.join([str(tmp_path), env["PYTHONPATH"]])
+    make = subprocess.run(
+        ["make", "-s", "-n", "test-gpu"], cwd=ROOT, capture_output=True, text=True, check=True
+    )
+    pytest = shlex.split(make.stdout.strip().splitlines()[-1])  # the command `make test-gpu` runs
+    assert pytest[1:4] == ["-m", "pytest", "-q"], pytest
+    done = subprocess.run(
+        [*pytest, "--collect-only"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    collected = [line for line in done.stdout.splitlines() if "::test_" in line]
+    assert len(collected) >= 7, done.stdout
+    check = subprocess.run(
+        [sys.executable, "-c", "import pandas"], env=env, capture_output=True, text=True
+    )
+    assert "No module named 'pandas'" in check.stderr, "the blocker must really hide them"

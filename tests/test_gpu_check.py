@@ -13,6 +13,7 @@ import shlex
 import subprocess
 import sys
 import textwrap
+import zipfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -89,3 +90,44 @@ def test_make_test_gpu_collects_without_the_evaluators_extras(tmp_path):
         [sys.executable, "-c", "import pandas"], env=env, capture_output=True, text=True
     )
     assert "No module named 'pandas'" in check.stderr, "the blocker must really hide them"
+
+
+def make_wheel(directory: Path, filename: str, module: str) -> None:
+    name, version = filename.split("-")[:2]
+    with zipfile.ZipFile(directory / filename, "w") as archive:
+        archive.writestr(f"{module}/__init__.py", f"WHEEL = {filename!r}\n")
+        archive.writestr(
+            f"{name}-{version}.dist-info/METADATA",
+            f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n",
+        )
+
+
+def test_gpu_check_unpacks_only_the_missing_wheels_this_python_can_use(tmp_path):
+    """What `make gpu-wheels` carried is unpacked for the distributions python3 lacks."""
+    sys.path.insert(0, str(ROOT / "scripts"))
+    try:
+        import gpu_check
+    finally:
+        sys.path.remove(str(ROOT / "scripts"))
+    wheels = tmp_path / "wheels"
+    wheels.mkdir()
+    make_wheel(wheels, "carried_pkg-1.0-py3-none-any.whl", "carried_pkg")
+    make_wheel(wheels, "click-0.1-py3-none-any.whl", "click")  # installed already
+    make_wheel(wheels, "other_pkg-1.0-cp27-cp27m-win32.whl", "other_pkg")  # not for this python
+    site = tmp_path / "site"
+    assert gpu_check.unpack_missing_wheels(wheels, site) == ["carried-pkg"]
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "import carried_pkg, click; print(carried_pkg.WHEEL, click.__file__)",
+        ],
+        env={**os.environ, "PYTHONPATH": str(site)},
+        capture_output=True,
+        text=True,
+    )
+    assert done.returncode == 0, done.stderr
+    wheel, click_file = done.stdout.split()
+    assert wheel == "carried_pkg-1.0-py3-none-any.whl"
+    assert not click_file.startswith(str(site)), "an installed package is not replaced"
+    assert not (site / "other_pkg").exists()

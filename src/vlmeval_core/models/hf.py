@@ -218,10 +218,9 @@ def load_with_attention_fallback(
 
 
 def _refuses_attention(exc: Exception) -> bool:
+    """Whether a load error is about the attention implementation (not, say, a missing file)."""
     text = str(exc).lower()
-    return isinstance(exc, ImportError) or any(
-        word in text for word in ("attn", "attention", "flash", "sdpa")
-    )
+    return any(word in text for word in ("attn", "attention", "flash", "sdpa"))
 
 
 def _load_error(spec: ModelSpec, part: str, exc: Exception) -> Exception:

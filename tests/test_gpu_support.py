@@ -140,6 +140,7 @@ def test_doctor_reports_each_gpus_generation_and_dtype(monkeypatch):
     )
     assert lines["gpu 1"] == f"ok Tesla T4, 15360 MiB, sm_75 (--dtype auto: float16), {gpu_uuid(1)}"
     assert lines["driver"] == "ok NVIDIA 580.95.05, supports CUDA 13.0"
+    assert lines["distributed"] == "ok gloo, for the ranks' barriers (no NCCL needed)"
 
 
 @pytest.mark.slow

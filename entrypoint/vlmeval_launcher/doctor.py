@@ -153,17 +153,10 @@ def _torch_checks(checks: list[Check], gpu_count: int) -> None:
     if not dist.is_available():
         checks.append(Check(FAIL, "distributed", "torch.distributed is not built in"))
         return
-    nccl = None
-    if built and dist.is_nccl_available():
-        try:
-            nccl = ".".join(str(part) for part in torch.cuda.nccl.version())
-        except Exception:
-            nccl = None
     if not dist.is_gloo_available():
         checks.append(Check(FAIL, "distributed", "gloo is missing: several ranks cannot meet"))
     else:
-        nccl_note = f"; NCCL {nccl} (not needed)" if nccl else ""
-        checks.append(Check(OK, "distributed", f"gloo for the ranks' barriers{nccl_note}"))
+        checks.append(Check(OK, "distributed", "gloo, for the ranks' barriers (no NCCL needed)"))
 
 
 def _module_check(name: str) -> Check:

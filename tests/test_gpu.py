@@ -48,8 +48,11 @@ def test_the_launcher_lists_what_cuda_sees_through_real_nvml(tmp_path):
 
     found = the_gpus()
     assert len(found) == torch.cuda.device_count() >= 1
-    cuda_uuids = {f"GPU-{torch.cuda.get_device_properties(i).uuid}" for i in range(len(found))}
-    assert {gpu["uuid"] for gpu in found} == cuda_uuids
+    cuda_uuids = {  # CUDA's UUIDs, with or without NVML's "GPU-" prefix
+        str(torch.cuda.get_device_properties(i).uuid).removeprefix("GPU-")
+        for i in range(len(found))
+    }
+    assert {gpu["uuid"].removeprefix("GPU-") for gpu in found} == cuda_uuids
     assert all(gpu["memory_total_mib"] > 1024 for gpu in found)
     doctor = launcher(
         "doctor", "--device", "cuda", "--output", str(tmp_path), "--data-dir", str(tmp_path)

@@ -99,7 +99,7 @@ def claim_gpus(info: RankInfo, gpus_per_model: int, plan_gpus: Sequence[dict[str
     chosen = gpu_slice(info.local_rank, gpus_per_model, usable)
     os.environ["CUDA_VISIBLE_DEVICES"] = ",".join(chosen)
     seen = torch.cuda.device_count()
-    if seen != len(chosen):
+    if seen < len(chosen):  # more: CUDA was initialised before (a plan without GPUs)
         raise RuntimeFailure(
             f"rank {info.rank}: CUDA on this host sees {seen} of the {len(chosen)} GPU(s) the "
             f"plan gives local rank {info.local_rank} ({', '.join(chosen)}): run `vlmeval "

@@ -3,13 +3,14 @@ a GPU slice CUDA cannot see stops with one line, and GPU plans for the GPU tests
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 import textwrap
 
 import pytest
 
-from conftest import make_plan, run_worker, worker_env
+from conftest import make_plan, run_torchrun, run_worker, worker_env
 
 TORCHRUN = [sys.executable, "-m", "torch.distributed.run"]
 
@@ -76,3 +77,12 @@ def test_a_host_without_the_plans_gpus_stops_with_one_line(tmp_path):
         f"local rank 0 ({uuid}): run `vlmeval gpus` on this host, and start the run from "
         "this host's own `vlmeval eval` (a plan lists the GPUs of the host that wrote it)"
     )
+
+
+@pytest.mark.slow
+def test_the_manifest_names_the_process_group_the_ranks_used(tmp_path):
+    plan = make_plan(tmp_path, ["ShapesVQA"], limit=8)
+    done = run_torchrun(plan, nproc=2)
+    assert done.returncode == 0, done.stderr[-3000:]
+    manifest = json.loads((plan.run_dir / "manifest.json").read_text())
+    assert (manifest["world_size"], manifest["process_group"]) == (2, "gloo")

@@ -74,8 +74,9 @@ def test_a_host_without_the_plans_gpus_stops_with_one_line(tmp_path):
     assert "Traceback" not in done.stderr
     assert done.stderr.strip().splitlines()[-1] == (
         f"vlmeval: error: rank 0: CUDA on this host sees 0 of the 1 GPU(s) the plan gives "
-        f"local rank 0 ({uuid}): run `vlmeval gpus` on this host, and start the run from "
-        "this host's own `vlmeval eval` (a plan lists the GPUs of the host that wrote it)"
+        f"local rank 0 ({uuid}): check this host with `vlmeval doctor` (a driver too old for "
+        "torch's CUDA hides every GPU), and start its ranks from its own `vlmeval eval` (a "
+        "plan lists the GPUs of the host that wrote it)"
     )
 
 

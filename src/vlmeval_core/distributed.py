@@ -89,7 +89,8 @@ def claim_gpus(info: RankInfo, gpus_per_model: int, plan_gpus: Sequence[dict[str
     """Point CUDA_VISIBLE_DEVICES at this rank's slice and check that CUDA sees all of it.
 
     Call before CUDA initialises. A slice CUDA cannot see (the plan was written on
-    another host, or a GPU went away) stops the rank with RuntimeFailure (exit 3).
+    another host, a GPU went away, a driver too old for torch's CUDA) stops the rank
+    with RuntimeFailure (exit 3).
     """
     import torch
 
@@ -102,9 +103,10 @@ def claim_gpus(info: RankInfo, gpus_per_model: int, plan_gpus: Sequence[dict[str
     if seen < len(chosen):  # more: CUDA was initialised before (a plan without GPUs)
         raise RuntimeFailure(
             f"rank {info.rank}: CUDA on this host sees {seen} of the {len(chosen)} GPU(s) the "
-            f"plan gives local rank {info.local_rank} ({', '.join(chosen)}): run `vlmeval "
-            "gpus` on this host, and start the run from this host's own `vlmeval eval` "
-            "(a plan lists the GPUs of the host that wrote it)"
+            f"plan gives local rank {info.local_rank} ({', '.join(chosen)}): check this host "
+            "with `vlmeval doctor` (a driver too old for torch's CUDA hides every GPU), and "
+            "start its ranks from its own `vlmeval eval` (a plan lists the GPUs of the host "
+            "that wrote it)"
         )
     return ",".join(chosen)
 

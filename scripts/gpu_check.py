@@ -80,7 +80,8 @@ def unpack_missing_wheels(wheels: Path, site: Path) -> list[str]:
     from packaging.utils import canonicalize_name, parse_wheel_filename
 
     supported = set(sys_tags())
-    installed = {canonicalize_name(d.metadata["Name"]) for d in metadata.distributions()}
+    names = (d.metadata["Name"] for d in metadata.distributions())
+    installed = {canonicalize_name(name) for name in names if name}
     unpacked: list[str] = []
     for wheel in sorted(wheels.glob("*.whl")):
         name, _, _, tags = parse_wheel_filename(wheel.name)

@@ -25,6 +25,7 @@ from __future__ import annotations
 import argparse
 import os
 import platform
+import shlex
 import shutil
 import subprocess
 import sys
@@ -120,7 +121,7 @@ def run(step: Step, out: Path, env: dict[str, str], deadline: float) -> None:
         return
     started = time.monotonic()
     with open(out / f"{step.name}.log", "w") as log:
-        log.write(f"$ {' '.join(step.argv)}\n")
+        log.write(f"$ {shlex.join(step.argv)}\n")
         log.flush()
         try:
             done = subprocess.run(
@@ -140,7 +141,8 @@ def report(out: Path, done: list[Step], unpacked: list[str]) -> str:
     lines = [
         f"# gpu-check, {datetime.now(UTC):%Y-%m-%d %H:%M} UTC",
         "",
-        f"{torch.cuda.get_device_name(0)} · torch {torch.__version__} (CUDA {torch.version.cuda})"
+        f"{torch.cuda.get_device_name(0) if torch.cuda.is_available() else 'no CUDA device'}"
+        f" · torch {torch.__version__} (CUDA {torch.version.cuda})"
         f" · Python {platform.python_version()} · unpacked from the wheels: "
         f"{', '.join(unpacked) or 'nothing'}",
         "",

@@ -29,12 +29,15 @@ def env_without_gpu_visibility() -> dict[str, str]:
 
 
 def test_gpu_check_without_a_gpu_stops_at_once_with_one_line(tmp_path):
-    """The real NVML of this machine (no driver): exit 2, one line, nothing written."""
+    """NVML without a driver (the fake, through the caller's PYTHONPATH, which the Makefile
+    keeps): exit 2, one line, nothing written."""
     out = tmp_path / "results"
+    env = env_without_gpu_visibility()
+    env["PYTHONPATH"] = str(ROOT / "tests" / "fake_nvml")  # FAKE_NVML_CONFIG unset: no driver
     done = subprocess.run(
         ["make", "--no-print-directory", "-s", "gpu-check", f"GPU_CHECK_OUT={out}"],
         cwd=ROOT,
-        env=env_without_gpu_visibility(),
+        env=env,
         capture_output=True,
         text=True,
         timeout=60,
@@ -131,3 +134,16 @@ def test_gpu_check_unpacks_only_the_missing_wheels_this_python_can_use(tmp_path)
     assert wheel == "carried_pkg-1.0-py3-none-any.whl"
     assert not click_file.startswith(str(site)), "an installed package is not replaced"
     assert not (site / "other_pkg").exists()
+
+
+def test_the_makefile_puts_its_sources_before_the_callers_pythonpath():
+    """A GPU machine's unpacked wheels (or the fake NVML) on PYTHONPATH stay visible."""
+    done = subprocess.run(
+        ["make", "-s", "--eval", "show-pythonpath: ; @echo $$PYTHONPATH", "show-pythonpath"],
+        cwd=ROOT,
+        env={**os.environ, "PYTHONPATH": "/caller/site"},
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert done.stdout.strip() == f"{ROOT}/src:{ROOT}/entrypoint:/caller/site"

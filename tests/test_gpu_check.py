@@ -147,3 +147,18 @@ def test_the_makefile_puts_its_sources_before_the_callers_pythonpath():
         check=True,
     )
     assert done.stdout.strip() == f"{ROOT}/src:{ROOT}/entrypoint:/caller/site"
+
+
+def test_make_bench_does_not_install():
+    """Even with pyproject.toml newer than the venv, `make bench` only runs the benchmarks:
+    a GPU machine has no network for `make install`."""
+    done = subprocess.run(
+        ["make", "-n", "-W", "pyproject.toml", "bench"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    commands = done.stdout
+    assert "benchmarks/throughput.py --setup cpu" in commands
+    assert "pip install" not in commands and "-m venv" not in commands

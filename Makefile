@@ -6,7 +6,8 @@ TORCH_PINS ?= torch==2.14.1 torchvision==0.29.1
 # The tests run with the venv when there is one, else with the python3 on PATH
 # (the image's, or a GPU machine's that already has the dependencies).
 PY := $(if $(wildcard $(BIN)/python),$(BIN)/python,$(PYTHON))
-export PYTHONPATH := $(CURDIR)/src:$(CURDIR)/entrypoint
+# Prepended, so a caller's PYTHONPATH (e.g. unpacked wheels on a GPU machine) still counts.
+export PYTHONPATH := $(CURDIR)/src:$(CURDIR)/entrypoint$(if $(PYTHONPATH),:$(PYTHONPATH))
 
 # The container image (docker/Dockerfile, built by docker/build.sh with BuildKit).
 IMAGE ?= vlmeval:latest
@@ -16,7 +17,8 @@ export IMAGE DOCKER
 # exit code).
 COMPOSE = $$($(BIN)/python -c 'import compose, pathlib; print(pathlib.Path(compose.__file__).parent / "docker-compose")')
 
-.PHONY: install test test-parity test-gpu test-container lint demo demo-local image lock bench train-tiny-vlm
+.PHONY: install test test-parity test-gpu gpu-check gpu-wheels test-container lint demo \
+	demo-local image lock bench train-tiny-vlm
 
 install: $(BIN)/vlmeval
 
@@ -48,10 +50,24 @@ test-parity: install $(PARITY_VENV)/.installed
 	VLMEVAL_PARITY_PYTHON=$(PARITY_VENV)/bin/python $(BIN)/pytest -q -m parity \
 		-p no:cacheprovider tests/test_parity_*.py
 
-# GPU-marked tests on a real CUDA GPU: fails, never skips, when none is visible.
+# GPU-marked tests on a real CUDA GPU: fails, never skips, when none is visible. Only
+# tests/test_gpu.py is collected, so the CPU suite's extras need not be installed.
 test-gpu:
 	@$(PY) -c "import sys, torch; sys.exit(0 if torch.cuda.is_available() else 'make test-gpu: no CUDA GPU is visible (run the container with --gpus all)')"
-	$(PY) -m pytest -q -m gpu -p no:cacheprovider
+	$(PY) -m pytest -q -m gpu -p no:cacheprovider tests/test_gpu.py
+
+# Everything a lent GPU machine should check, in under 10 minutes and without network
+# (scripts/gpu_check.py): GPU tests, an end-to-end eval on cuda, the GPU benchmark; all
+# results in GPU_CHECK_OUT. Stops at once, exit 2, when no GPU is visible.
+GPU_CHECK_OUT ?= gpu-check-results
+gpu-check:
+	$(PY) scripts/gpu_check.py --out $(GPU_CHECK_OUT) --wheels gpu-wheels
+
+# The wheels a bare GPU machine's python3 lacks (pandas, pillow, accelerate, …), for the
+# Python versions in GPU_WHEEL_PYTHONS, into the git-ignored gpu-wheels/ (under 64 MiB).
+GPU_WHEEL_PYTHONS ?= 3.11 3.12
+gpu-wheels:
+	$(PY) scripts/gpu_wheels.py --dest gpu-wheels --python $(GPU_WHEEL_PYTHONS)
 
 lint: install
 	$(BIN)/ruff check .
@@ -104,10 +120,11 @@ lock: install
 		--generate-hashes --quiet -o docker/requirements.lock
 
 # Throughput (benchmarks/throughput.py: the CPU setup, and the GPU setup when a GPU is
-# visible) and launcher start-up; results are written under benchmarks/results/.
-bench: install
-	$(BIN)/python benchmarks/launcher_startup.py
-	$(BIN)/python benchmarks/throughput.py --setup cpu
+# visible) and launcher start-up; results are written under benchmarks/results/. Runs with
+# the venv, or with a python3 that has the dependencies (no `make install`, no network).
+bench:
+	$(PY) benchmarks/launcher_startup.py
+	$(PY) benchmarks/throughput.py --setup cpu
 	@if $(PY) -c "import sys, torch; sys.exit(not torch.cuda.is_available())"; then \
 		$(PY) benchmarks/throughput.py --setup gpu; \
 	else echo "bench: no CUDA GPU visible, GPU setup not run"; fi

@@ -37,14 +37,14 @@ RESULTS = ROOT / "benchmarks" / "results"
 BIN = Path(sys.executable).parent
 
 
-def time_command(argv: list[str], runs: int, warmup: int) -> dict[str, Any]:
-    """Wall time of ``argv`` in seconds over ``runs`` runs; every run must exit 0."""
+def time_command(argv: list[str], runs: int, warmup: int, expect: int = 0) -> dict[str, Any]:
+    """Wall time of ``argv`` in seconds over ``runs`` runs; every run must exit ``expect``."""
     times = []
     for i in range(warmup + runs):
         start = time.perf_counter()
         done = subprocess.run(argv, capture_output=True, text=True, check=False)
         elapsed = time.perf_counter() - start
-        if done.returncode != 0:
+        if done.returncode != expect:
             raise SystemExit(f"{' '.join(argv)} exited {done.returncode}: {done.stderr.strip()}")
         if i >= warmup:
             times.append(elapsed)
@@ -123,7 +123,10 @@ def main(argv: list[str] | None = None) -> int:
     load_before = os.getloadavg()
     commands = {
         "vlmeval --help": time_command([vlmeval, "--help"], args.runs, args.warmup),
-        "vlmeval gpus": time_command([vlmeval, "gpus"], args.runs, args.warmup),
+        # Exit 2 where no GPU is usable: `vlmeval gpus` is a probe.
+        "vlmeval gpus": time_command(
+            [vlmeval, "gpus"], args.runs, args.warmup, expect=0 if gpu_names else 2
+        ),
         "python -c pass": time_command([sys.executable, "-c", "pass"], args.runs, args.warmup),
     }
     if not args.no_torch:

@@ -32,22 +32,23 @@ def make_plan(
         "tiny-vlm", "bundled", str(TINY_VLM_DIR), batch_size=batch_size, max_new_tokens=8
     )
     refs: tuple[DatasetRef, ...] = tuple(resolve_dataset(d) for d in datasets)
+    fields.setdefault("device", "cpu")
     return Plan(
         model=model,
         datasets=refs,
-        device="cpu",
         output_dir=str(tmp_path / "out"),
         run_name=run_name,
         **fields,
     )
 
 
-def node_of(plan: Plan) -> NodeSettings:
-    """The node settings of a :func:`make_plan` plan: data beside its output dir, no GPU list."""
-    return NodeSettings(str(Path(plan.output_dir).parent / "data"))
+def node_of(plan: Plan, gpus: tuple[dict[str, Any], ...] = ()) -> NodeSettings:
+    """The node settings of a :func:`make_plan` plan: data beside its output dir, and
+    ``gpus`` as the node's GPU list (none: CUDA_VISIBLE_DEVICES decides)."""
+    return NodeSettings(str(Path(plan.output_dir).parent / "data"), gpus)  # type: ignore[arg-type]
 
 
-def worker_env(plan: Plan | None = None) -> dict[str, str]:
+def worker_env(plan: Plan | None = None, gpus: tuple[dict[str, Any], ...] = ()) -> dict[str, str]:
     """The ranks' environment; with ``plan``, its node's settings (:func:`node_of`)."""
     env = dict(os.environ)
     env.update(
@@ -63,7 +64,7 @@ def worker_env(plan: Plan | None = None) -> dict[str, str]:
     ):
         env.pop(key, None)
     if plan is not None:
-        env.update(node_of(plan).to_env())
+        env.update(node_of(plan, gpus).to_env())
     return env
 
 
@@ -81,21 +82,25 @@ def torchrun_argv(plan_path: Path, nproc: int) -> list[str]:
     ]
 
 
-def run_torchrun(plan: Plan, nproc: int, timeout: float = 600) -> subprocess.CompletedProcess:
+def run_torchrun(
+    plan: Plan, nproc: int, timeout: float = 600, gpus: tuple[dict[str, Any], ...] = ()
+) -> subprocess.CompletedProcess:
     return subprocess.run(
         torchrun_argv(plan.write(), nproc),
-        env=worker_env(plan),
+        env=worker_env(plan, gpus),
         capture_output=True,
         text=True,
         timeout=timeout,
     )
 
 
-def run_worker(plan: Plan, timeout: float = 300, **env: str) -> subprocess.CompletedProcess:
+def run_worker(
+    plan: Plan, timeout: float = 300, gpus: tuple[dict[str, Any], ...] = (), **env: str
+) -> subprocess.CompletedProcess:
     """One rank without torchrun: ``python -m vlmeval_core.worker plan.json``."""
     return subprocess.run(
         [sys.executable, "-m", "vlmeval_core.worker", str(plan.write())],
-        env={**worker_env(plan), **env},
+        env={**worker_env(plan, gpus), **env},
         capture_output=True,
         text=True,
         timeout=timeout,

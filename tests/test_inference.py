@@ -1,5 +1,5 @@
 """The batched fast path: same predictions as one item at a time, length-sorted batches,
-and out-of-memory batches split in halves down to the item that fails alone."""
+and out-of-memory batches split in halves; an item that fails alone ends the run."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ import torch
 from vlmeval_core.datasets import shapes
 from vlmeval_core.datasets.tsv import load_tsv
 from vlmeval_core.distributed import RankInfo
+from vlmeval_core.errors import RuntimeFailure
 from vlmeval_core.inference import by_length, estimated_length, predict_shard, read_checkpoints
 from vlmeval_core.models.hf import VisionLanguageModel
 from vlmeval_core.models.registry import TINY_VLM_DIR
@@ -78,13 +79,11 @@ def test_out_of_memory_batches_are_halved_and_the_working_size_is_kept(tmp_path,
     assert stats.errors == 0
 
 
-def test_an_item_that_fails_alone_is_an_error_and_the_rest_go_on(tmp_path, tiny_vlm, mcq):
+def test_an_item_that_fails_alone_ends_the_run(tmp_path, tiny_vlm, mcq):
     limited = GpuMemoryLimit(tiny_vlm, max_batch=0)
-    stats, _ = run(mcq, tmp_path / "none", limited, batch_size=4, positions=[0, 1, 2])
-    records = read_checkpoints(tmp_path / "none", mcq.frame["index"])
-    assert sorted(records) == [0, 1, 2]
-    assert all("out of memory even as a batch of one" in r["error"] for r in records.values())
-    assert stats.errors == 3
+    with pytest.raises(RuntimeFailure, match="out of memory even for a batch of one item"):
+        run(mcq, tmp_path / "none", limited, batch_size=4, positions=[0, 1, 2])
+    assert read_checkpoints(tmp_path / "none", mcq.frame["index"]) == {}
 
 
 def test_batches_hold_prompts_of_similar_length(tmp_path):

@@ -122,10 +122,10 @@ def dry_run_with_node(*args: str) -> tuple[dict, list[str], dict]:
         ),
         (
             gpus(8),
-            {"NVIDIA_VISIBLE_DEVICES": gpu_uuid(3)},
+            {"CUDA_VISIBLE_DEVICES": gpu_uuid(3)},
             ["--nproc", "2"],
             "--nproc 2 × --gpus-per-model 1 needs 2 GPUs but 1 is visible "
-            f"(NVIDIA_VISIBLE_DEVICES={gpu_uuid(3)}): lower --nproc to 1, {GPU_FIX}",
+            f"(CUDA_VISIBLE_DEVICES={gpu_uuid(3)}): lower --nproc to 1, {GPU_FIX}",
         ),
         (
             [mig_gpu(0, 2)],

@@ -329,20 +329,18 @@ def score_command(predictions: Path, data: str, output: Path | None, data_dir: s
 @main.command("gpus")
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON list for scripts.")
 def gpus_command(as_json: bool) -> None:
-    """List the GPUs a run may use (NVML, honouring *_VISIBLE_DEVICES)."""
-    from vlmeval_launcher.gpus import NO_GPU_MESSAGE, discover
+    """List the GPUs a run may use (NVML, honouring CUDA_VISIBLE_DEVICES).
+
+    Exits 2 when no GPU is usable (3: a broken driver, or GPUs too old), so a
+    script can use it as a probe; with --json the list is printed first ([]).
+    """
+    from vlmeval_launcher.gpus import discover
 
     inventory = discover()
     if as_json:
         click.echo(json.dumps([g.to_dict() for g in inventory.gpus], indent=2))
-        return
-    if not inventory.gpus:
-        try:
-            inventory.require()
-        except VlmevalError as exc:
-            click.echo(str(exc))
-        else:  # pragma: no cover - require() always raises without GPUs
-            click.echo(NO_GPU_MESSAGE)
+    inventory.require()
+    if as_json:
         return
     rows = [(str(g.index), g.uuid, g.name, f"{g.memory_total_mib} MiB") for g in inventory.gpus]
     _table(("INDEX", "UUID", "NAME", "MEMORY"), rows)

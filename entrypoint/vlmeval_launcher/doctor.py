@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from vlmeval_core.errors import VlmevalError
+from vlmeval_core.gpu_support import auto_dtype, capability_problem, format_capability
 from vlmeval_core.models.registry import TINY_VLM_DIR
 from vlmeval_launcher import __version__
 from vlmeval_launcher import gpus as gpu_discovery
@@ -80,26 +81,44 @@ def _nvml_checks(
         status = FAIL if device == "cuda" else WARN
         checks.append(Check(status, "nvml", f"{reason}: {gpu_discovery.NO_GPU_MESSAGE}"))
         return 0
+    driver_warning = inventory.driver_warning()
     checks.append(
-        Check(
+        Check(WARN, "driver", driver_warning)
+        if driver_warning
+        else Check(
             OK,
             "driver",
             f"NVIDIA {inventory.driver_version or '?'}, supports CUDA "
             f"{inventory.cuda_driver_version or '?'}",
         )
     )
-    try:
-        usable = inventory.require()
-    except VlmevalError as exc:
-        checks.append(Check(FAIL if device == "cuda" else WARN, "gpus", str(exc)))
+    if not inventory.gpus:
+        try:
+            inventory.require(warn=False)
+        except VlmevalError as exc:
+            checks.append(Check(FAIL if device == "cuda" else WARN, "gpus", str(exc)))
         return 0
     where = f" ({inventory.visibility})" if inventory.visibility else ""
-    checks.append(Check(OK, "gpus", f"{len(usable)} usable{where}"))
-    for gpu in usable:
-        checks.append(
-            Check(OK, f"gpu {gpu.index}", f"{gpu.name}, {gpu.memory_total_mib} MiB, {gpu.uuid}")
-        )
-    return len(usable)
+    checks.append(Check(OK, "gpus", f"{len(inventory.gpus)} usable{where}"))
+    for gpu in inventory.gpus:
+        checks.append(_gpu_check(gpu))
+    return len(inventory.gpus)
+
+
+def _gpu_check(gpu: gpu_discovery.Gpu) -> Check:
+    """A GPU's line: name, memory, compute capability and what ``--dtype auto`` means on it."""
+    name = f"gpu {gpu.index}"
+    if gpu.capability is None:
+        return Check(OK, name, f"{gpu.name}, {gpu.memory_total_mib} MiB, {gpu.uuid}")
+    problem = capability_problem(gpu.name, gpu.capability)
+    if problem:
+        return Check(FAIL, name, problem)
+    return Check(
+        OK,
+        name,
+        f"{gpu.name}, {gpu.memory_total_mib} MiB, {format_capability(gpu.capability)} "
+        f"(--dtype auto: {auto_dtype(gpu.capability)}), {gpu.uuid}",
+    )
 
 
 def _torch_checks(checks: list[Check], gpu_count: int) -> None:
@@ -134,29 +153,10 @@ def _torch_checks(checks: list[Check], gpu_count: int) -> None:
     if not dist.is_available():
         checks.append(Check(FAIL, "distributed", "torch.distributed is not built in"))
         return
-    backends = [
-        name
-        for name, ok in (("gloo", dist.is_gloo_available()), ("nccl", dist.is_nccl_available()))
-        if ok
-    ]
-    nccl = None
-    if built and dist.is_nccl_available():
-        try:
-            nccl = ".".join(str(part) for part in torch.cuda.nccl.version())
-        except Exception:
-            nccl = None
-    if "gloo" not in backends:
-        checks.append(Check(FAIL, "distributed", "gloo is missing: CPU runs cannot start"))
-    elif gpu_count and nccl is None:
-        checks.append(Check(FAIL, "nccl", "NCCL is missing: GPU runs cannot start"))
+    if not dist.is_gloo_available():
+        checks.append(Check(FAIL, "distributed", "gloo is missing: several ranks cannot meet"))
     else:
-        checks.append(
-            Check(
-                OK,
-                "nccl" if nccl else "distributed",
-                f"NCCL {nccl}, gloo" if nccl else "gloo (no NCCL: CPU runs only)",
-            )
-        )
+        checks.append(Check(OK, "distributed", "gloo, for the ranks' barriers (no NCCL needed)"))
 
 
 def _module_check(name: str) -> Check:

@@ -1,15 +1,17 @@
 """GPU discovery for the launcher, through NVML (nvidia-ml-py) and never through torch.
 
 :func:`discover` asks NVML for every device, expands GPUs in MIG mode into
-their MIG devices, and keeps the ones a CUDA process of this container may use:
+their MIG devices, and keeps the ones a CUDA process here may use. The rule is
+"what NVML reports, narrowed by ``CUDA_VISIBLE_DEVICES``", because that is what
+CUDA itself sees:
 
-* ``NVIDIA_VISIBLE_DEVICES`` (the container runtime's selection): unset or
-  ``all`` keeps everything; ``none``, ``void`` or empty keeps nothing; a list
-  keeps the GPUs it names. UUID entries (``GPU-…``, ``MIG-…``, unique
-  prefixes too) are matched exactly. Index entries are host indices: once the
-  runtime has applied the list the container sees only those GPUs, renumbered
-  from 0, so indices are matched only when NVML reports more GPUs than the
-  list names (a host shell, a privileged container).
+* ``NVIDIA_VISIBLE_DEVICES`` is an instruction to the container runtime, which
+  has already carried it out when any process of the container runs: NVML and
+  CUDA see only the GPUs it gave the container. CUDA never reads the variable,
+  so it is not applied again, whatever its form (``all``, a list of indices or
+  UUIDs, ``0:1`` MIG notation, ``void`` under CDI, ``none``,
+  ``/var/run/nvidia-container-devices`` for the Kubernetes device plugin's
+  volume-mounts mode). On a host shell it has no effect on CUDA either.
 * ``CUDA_VISIBLE_DEVICES``, read as CUDA reads it: a comma-separated list of
   indices, ``GPU-`` UUIDs or ``MIG-`` UUIDs (unique prefixes accepted, and the
   older ``MIG-GPU-<uuid>/<gi>/<ci>`` spelling); CUDA stops at the first entry
@@ -18,27 +20,31 @@ their MIG devices, and keeps the ones a CUDA process of this container may use:
 
 The usable set keeps ``CUDA_VISIBLE_DEVICES``' order. A MIG device is listed
 under its parent's index with its own ``MIG-`` UUID, which is what a rank puts
-in its own ``CUDA_VISIBLE_DEVICES``.
+in its own ``CUDA_VISIBLE_DEVICES``. Each GPU carries its compute capability;
+:meth:`Inventory.require` refuses GPUs older than this build supports and warns
+when the driver is older than torch's CUDA needs (:mod:`vlmeval_core.gpu_support`).
 """
 
 from __future__ import annotations
 
 import contextlib
+import importlib.util
 import os
 import re
 import shlex
-from collections.abc import Callable, Iterable, Mapping
+import sys
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from functools import partial
+from pathlib import Path
 from typing import Any
 
 from vlmeval_core.errors import RuntimeFailure, UsageError
+from vlmeval_core.gpu_support import Capability, capability_problem, driver_problem
 
 NO_GPU_MESSAGE = (
     "no NVIDIA GPU is visible in this container: start it with --gpus all "
     "(NVIDIA Container Toolkit), or pass --device cpu"
 )
-VISIBILITY_VARIABLES = ("CUDA_VISIBLE_DEVICES", "NVIDIA_VISIBLE_DEVICES")
 _MIB = 1024 * 1024
 _INDEX = re.compile(r"\d+")
 # NVML errors that mean "there is no GPU here", not "the GPU stack is broken".
@@ -55,6 +61,7 @@ class Gpu:
     memory_total_mib: int
     parent_uuid: str | None = None
     mig_path: str | None = None  # "GPU-<uuid>/<gi>/<ci>": the older MIG-GPU-… spelling
+    capability: Capability | None = None  # (major, minor) from NVML; None if it cannot say
 
     @property
     def is_mig(self) -> bool:
@@ -94,37 +101,67 @@ class Inventory:
     unavailable: str | None = None
     visibility: str = ""
 
-    def require(self) -> tuple[Gpu, ...]:
-        """The usable GPUs, or a UsageError saying why there are none and what to do."""
-        if self.gpus:
-            return self.gpus
+    def require(self, warn: bool = True) -> tuple[Gpu, ...]:
+        """The usable GPUs, or an error saying why there are none (or why they cannot run).
+
+        No GPU is a UsageError (exit 2); a GPU older than this build supports a
+        RuntimeFailure (exit 3). With ``warn``, a driver older than torch's CUDA build
+        needs gets a ``vlmeval: warning:`` line on stderr (CUDA's forward compatibility
+        can still run it on datacenter GPUs; torch then decides).
+        """
+        if not self.gpus:
+            raise self._none_usable()
+        problems = [
+            p for g in self.gpus if g.capability and (p := capability_problem(g.name, g.capability))
+        ]
+        if problems:
+            raise RuntimeFailure(problems[0])
+        warning = self.driver_warning()
+        if warn and warning:
+            print(f"vlmeval: warning: {warning}", file=sys.stderr, flush=True)
+        return self.gpus
+
+    def driver_warning(self) -> str | None:
+        """Why the driver may be too old for torch's CUDA build, or None."""
+        return driver_problem(self.cuda_driver_version, self.driver_version, torch_cuda_version())
+
+    def _none_usable(self) -> UsageError:
         if self.unavailable is not None or not self.physical:
-            raise UsageError(NO_GPU_MESSAGE)
+            return UsageError(NO_GPU_MESSAGE)
         count = len(self.physical)
         if self.visibility:
-            raise UsageError(
+            return UsageError(
                 f"{self.visibility} hides all {count} GPU{'s' if count != 1 else ''} NVML "
                 "reports: unset it or name the GPUs to use, or pass --device cpu"
             )
-        raise UsageError(
+        return UsageError(
             f"the {count} GPU{'s' if count != 1 else ''} NVML reports are in MIG mode without "
             "MIG devices: create MIG instances (nvidia-smi mig -cgi … -C) or disable MIG mode, "
             "or pass --device cpu"
         )
 
 
+def torch_cuda_version() -> str | None:
+    """The CUDA version torch was built for (``13.0``), read from ``torch/version.py``
+    without importing torch; None for a CPU build or when torch is missing."""
+    spec = importlib.util.find_spec("torch")
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    for directory in spec.submodule_search_locations:
+        try:
+            text = Path(directory, "version.py").read_text(encoding="utf-8")
+        except OSError:
+            continue
+        match = re.search(r"^cuda(?:: [^=]+)? = '([0-9.]+)'", text, re.M)
+        return match[1] if match else None
+    return None
+
+
 def describe_visibility(environ: Mapping[str, str] | None = None) -> str:
-    """``CUDA_VISIBLE_DEVICES=0,1`` and/or ``NVIDIA_VISIBLE_DEVICES=…``, when they narrow it."""
+    """``CUDA_VISIBLE_DEVICES=0,1`` when it is set: the one variable that narrows the GPUs."""
     env = os.environ if environ is None else environ
-    parts = []
-    for variable in VISIBILITY_VARIABLES:
-        value = env.get(variable)
-        if value is None:
-            continue
-        if variable == "NVIDIA_VISIBLE_DEVICES" and value.strip().lower() == "all":
-            continue
-        parts.append(f"{variable}={shlex.quote(value)}")
-    return ", ".join(parts)
+    value = env.get("CUDA_VISIBLE_DEVICES")
+    return "" if value is None else f"CUDA_VISIBLE_DEVICES={shlex.quote(value)}"
 
 
 def discover(environ: Mapping[str, str] | None = None) -> Inventory:
@@ -171,11 +208,8 @@ def discover(environ: Mapping[str, str] | None = None) -> Inventory:
 
 
 def select(physical: Iterable[PhysicalGpu], environ: Mapping[str, str]) -> tuple[Gpu, ...]:
-    """Apply NVIDIA_VISIBLE_DEVICES, then CUDA_VISIBLE_DEVICES (whose order is kept)."""
-    physical = tuple(physical)
-    allowed = _nvidia_allowed(physical, environ.get("NVIDIA_VISIBLE_DEVICES"))
-    chosen = _cuda_chosen(physical, environ.get("CUDA_VISIBLE_DEVICES"))
-    return tuple(g for g in chosen if allowed is None or g.uuid in allowed)
+    """What CUDA sees: NVML's devices narrowed by CUDA_VISIBLE_DEVICES (whose order is kept)."""
+    return tuple(_cuda_chosen(tuple(physical), environ.get("CUDA_VISIBLE_DEVICES")))
 
 
 def format_cuda_version(value: int) -> str:
@@ -191,8 +225,17 @@ def _enumerate(nvml: Any) -> Iterable[PhysicalGpu]:
             uuid=_text(nvml.nvmlDeviceGetUUID(handle)),
             name=_text(nvml.nvmlDeviceGetName(handle)),
             memory_total_mib=int(nvml.nvmlDeviceGetMemoryInfo(handle).total) // _MIB,
+            capability=_capability(nvml, handle),
         )
         yield PhysicalGpu(gpu, _mig_devices(nvml, handle, gpu))
+
+
+def _capability(nvml: Any, handle: Any) -> Capability | None:
+    try:
+        major, minor = nvml.nvmlDeviceGetCudaComputeCapability(handle)
+    except (nvml.NVMLError, AttributeError):
+        return None
+    return int(major), int(minor)
 
 
 def _mig_devices(nvml: Any, handle: Any, parent: Gpu) -> tuple[Gpu, ...] | None:
@@ -224,6 +267,7 @@ def _mig_devices(nvml: Any, handle: Any, parent: Gpu) -> tuple[Gpu, ...] | None:
                 memory_total_mib=int(nvml.nvmlDeviceGetMemoryInfo(mig).total) // _MIB,
                 parent_uuid=parent.uuid,
                 mig_path=path,
+                capability=parent.capability,
             )
         )
     return tuple(migs)
@@ -234,45 +278,21 @@ def _cuda_chosen(physical: tuple[PhysicalGpu, ...], value: str | None) -> list[G
         return [unit for p in physical for unit in p.units]
     chosen: list[Gpu] = []
     for raw in value.split(","):
-        found = _match_entry(raw.strip(), physical, by_index=partial(_by_index, physical))
+        found = _match_entry(raw.strip(), physical)
         if found is None:
             break  # CUDA ignores everything from the first entry it cannot use
         chosen.extend(g for g in found if g not in chosen)
     return chosen
 
 
-def _nvidia_allowed(physical: tuple[PhysicalGpu, ...], value: str | None) -> set[str] | None:
-    if value is None or value.strip().lower() == "all":
-        return None
-    if value.strip().lower() in ("", "none", "void"):
-        return set()
-    entries = [e.strip() for e in value.split(",") if e.strip()]
-    every_unit = tuple(unit for p in physical for unit in p.units)
-    # The runtime has already narrowed the view when NVML sees no more GPUs than the list names.
-    renumbered = len(physical) <= len(entries)
-    allowed: set[str] = set()
-    for entry in entries:
-        found = _match_entry(
-            entry,
-            physical,
-            by_index=lambda i: every_unit if renumbered else _by_index(physical, i),
-        )
-        allowed.update(g.uuid for g in found or ())
-    return allowed
-
-
 def _by_index(physical: tuple[PhysicalGpu, ...], index: int) -> tuple[Gpu, ...] | None:
     return physical[index].units if 0 <= index < len(physical) else None
 
 
-def _match_entry(
-    entry: str,
-    physical: tuple[PhysicalGpu, ...],
-    by_index: Callable[[int], tuple[Gpu, ...] | None],
-) -> tuple[Gpu, ...] | None:
+def _match_entry(entry: str, physical: tuple[PhysicalGpu, ...]) -> tuple[Gpu, ...] | None:
     """The devices one visibility entry names, or None when it names none (or several)."""
     if _INDEX.fullmatch(entry):
-        return by_index(int(entry))
+        return _by_index(physical, int(entry))
     lowered = entry.lower()
     if lowered.startswith("gpu-") and len(lowered) > len("gpu-"):
         hits = [p for p in physical if p.gpu.uuid.lower().startswith(lowered)]

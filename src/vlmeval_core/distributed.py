@@ -4,6 +4,10 @@ torchrun sets RANK, WORLD_SIZE, LOCAL_RANK and LOCAL_WORLD_SIZE; without them
 (a plain ``python -m vlmeval_core.worker plan.json``) this is rank 0 of 1 and
 no process group is made. Every rank holds a whole model copy (data
 parallelism), so a model is only ever built inside :func:`world_size_unset`.
+
+The process group only carries barriers, so it is gloo on GPUs too: no NCCL
+communicator, watchdog, shared memory or device binding, and several ranks may
+share one physical GPU (MIG slices), which NCCL refuses.
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ from typing import Any
 from vlmeval_core.errors import RuntimeFailure, UsageError
 
 DEFAULT_TIMEOUT_S = 3600
+PROCESS_GROUP_BACKEND = "gloo"
 
 
 @dataclass(frozen=True)
@@ -81,22 +86,36 @@ def usable_gpu_ids(
 
 
 def claim_gpus(info: RankInfo, gpus_per_model: int, plan_gpus: Sequence[dict[str, Any]]) -> str:
-    """Point CUDA_VISIBLE_DEVICES at this rank's slice; call before CUDA initialises."""
+    """Point CUDA_VISIBLE_DEVICES at this rank's slice and check that CUDA sees all of it.
+
+    ``plan_gpus`` is this node's GPU list (its launcher's NVML inventory, from
+    :class:`vlmeval_core.node.NodeSettings`). Call before CUDA initialises. A slice
+    CUDA cannot see (the settings came from another host, a GPU went away, a driver
+    too old for torch's CUDA) stops the rank with RuntimeFailure (exit 3).
+    """
+    import torch
+
     usable = usable_gpu_ids(plan_gpus)
     if not usable:
-        import torch
-
         usable = [str(i) for i in range(torch.cuda.device_count())]
-    chosen = ",".join(gpu_slice(info.local_rank, gpus_per_model, usable))
-    os.environ["CUDA_VISIBLE_DEVICES"] = chosen
-    return chosen
+    chosen = gpu_slice(info.local_rank, gpus_per_model, usable)
+    os.environ["CUDA_VISIBLE_DEVICES"] = ",".join(chosen)
+    seen = torch.cuda.device_count()
+    if seen < len(chosen):  # more: CUDA was initialised before (no GPU list)
+        raise RuntimeFailure(
+            f"rank {info.rank}: CUDA on this host sees {seen} of the {len(chosen)} GPU(s) the "
+            f"node settings give local rank {info.local_rank} ({', '.join(chosen)}): check "
+            "this host with `vlmeval doctor` (a driver too old for torch's CUDA hides every "
+            "GPU), and start its ranks from its own `vlmeval eval` (each node's launcher "
+            "lists its own GPUs)"
+        )
+    return ",".join(chosen)
 
 
-def init_process_group(info: RankInfo, device: str) -> None:
-    """Join the ranks: nccl on GPU, gloo on CPU, timeout DIST_TIMEOUT seconds."""
+def init_process_group(info: RankInfo) -> None:
+    """Join the ranks over gloo (on GPUs too: only barriers use it), timeout DIST_TIMEOUT s."""
     if info.world_size == 1:
         return
-    import torch
     import torch.distributed as dist
 
     raw = os.environ.get("DIST_TIMEOUT", str(DEFAULT_TIMEOUT_S))
@@ -104,16 +123,11 @@ def init_process_group(info: RankInfo, device: str) -> None:
         timeout = timedelta(seconds=float(raw))
     except ValueError:
         raise UsageError(f"DIST_TIMEOUT={raw!r} is not a number of seconds") from None
-    backend = "nccl" if device == "cuda" else "gloo"
-    kwargs: dict[str, Any] = {}
-    if device == "cuda":
-        torch.cuda.set_device(0)
-        kwargs["device_id"] = torch.device("cuda", 0)
     try:
-        dist.init_process_group(backend=backend, timeout=timeout, **kwargs)
+        dist.init_process_group(backend=PROCESS_GROUP_BACKEND, timeout=timeout)
     except Exception as exc:
         raise RuntimeFailure(
-            f"rank {info.rank}: cannot join the {backend} process group: {exc}"
+            f"rank {info.rank}: cannot join the {PROCESS_GROUP_BACKEND} process group: {exc}"
         ) from exc
 
 

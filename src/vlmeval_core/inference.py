@@ -23,7 +23,7 @@ from tqdm import tqdm
 
 from vlmeval_core.datasets.tsv import Dataset, ItemImageError
 from vlmeval_core.distributed import RankInfo
-from vlmeval_core.errors import UsageError
+from vlmeval_core.errors import RuntimeFailure, UsageError
 from vlmeval_core.files import append_jsonl, open_regular, read_jsonl
 from vlmeval_core.signals import deferred
 
@@ -174,6 +174,11 @@ class Prepared:
     inputs: Any
     failed: list[tuple[int, str]] = field(default_factory=list)
 
+    def take_inputs(self) -> Any:
+        """The encoded inputs, handed over once: the batch keeps no reference to them."""
+        inputs, self.inputs = self.inputs, None
+        return inputs
+
 
 def estimated_length(dataset: Dataset, position: int) -> int:
     """A cheap guess of a prompt's token count: text, plus pixels / 28² for each image.
@@ -197,18 +202,37 @@ def _refused(dataset: Dataset, position: int, exc: Exception) -> str:
     )
 
 
-def _is_out_of_memory(exc: BaseException) -> bool:
+# How CUDA's out-of-memory failures read when they arrive as a plain RuntimeError: a failed
+# allocation inside cuBLAS or cuDNN, or "CUDA error: out of memory" from a kernel launch.
+_OUT_OF_MEMORY_MESSAGES = (
+    "out of memory",
+    "CUBLAS_STATUS_ALLOC_FAILED",
+    "CUDNN_STATUS_ALLOC_FAILED",
+    "CUDNN_STATUS_NOT_ENOUGH_WORKSPACE",
+)
+
+
+def is_out_of_memory(exc: BaseException) -> bool:
+    """torch's OutOfMemoryError, or a RuntimeError that is an allocation failure on the GPU."""
     import torch
 
-    return isinstance(exc, torch.OutOfMemoryError)
+    if isinstance(exc, torch.OutOfMemoryError):
+        return True
+    text = str(exc)
+    return isinstance(exc, RuntimeError) and any(m in text for m in _OUT_OF_MEMORY_MESSAGES)
 
 
 class BatchRunner:
     """Generates for prepared batches; a batch that runs out of memory is split in halves.
 
-    Halving goes down to a single item; only an item that fails alone is
-    recorded as an error. Once a split was needed, later batches are cut to the
-    largest size that worked.
+    Halving goes down to a single item; an item that is out of memory even alone
+    ends the run (RuntimeFailure, exit 3) rather than being scored wrong. Once a
+    split was needed, later batches are cut to the largest size that worked.
+
+    A failed attempt's memory is freed before the retry: the retry runs after the
+    ``except`` block (so the traceback, and with it the failed ``generate``'s frames,
+    KV cache and activations, is gone), and the runner holds the only reference to a
+    batch's encoded inputs (:meth:`Prepared.take_inputs`).
     """
 
     def __init__(self, model: Answerer | None, max_new_tokens: int, batch_size: int) -> None:
@@ -238,14 +262,14 @@ class BatchRunner:
         try:
             return Prepared(good, items, self.model.encode(items), failed)
         except Exception as exc:
-            if _is_out_of_memory(exc):
+            if is_out_of_memory(exc):
                 raise
         accepted = []
         for position, item in zip(good, items, strict=True):
             try:
                 self.model.encode([item])
             except Exception as exc:
-                if _is_out_of_memory(exc):
+                if is_out_of_memory(exc):
                     raise
                 failed.append((position, _refused(dataset, position, exc)))
             else:
@@ -257,25 +281,37 @@ class BatchRunner:
         """(position, prediction, error) for every item of ``batch``."""
         results = [(p, "", error) for p, error in batch.failed]
         if batch.items:
-            results += self._generate(batch.positions, batch.items, batch.inputs)
+            results += self._generate(batch.positions, batch.items, batch)
         return results
 
     def _generate(
-        self, positions: list[int], items: list[tuple[list[Any], str]], inputs: Any
+        self,
+        positions: list[int],
+        items: list[tuple[list[Any], str]],
+        prepared: Prepared | None = None,
     ) -> list[tuple[int, str, str | None]]:
+        """Answers for ``items``; ``prepared`` hands over inputs encoded ahead of time."""
         if len(items) > self.limit:
             return self._split(positions, items)
+        inputs = prepared.take_inputs() if prepared is not None else None
         if inputs is None:
             inputs = self.model.encode(items)
+        generation, out_of_memory = None, None
         try:
             generation = self.model.generate_encoded(inputs, self.max_new_tokens)
         except Exception as exc:
-            if not _is_out_of_memory(exc):
+            if not is_out_of_memory(exc):
                 raise
-            del inputs
+            out_of_memory = _first_line(exc)
+        del inputs  # with the traceback gone, nothing holds the failed attempt's tensors
+        if generation is None:
             _release_cuda_memory()
             if len(items) == 1:
-                return [(positions[0], "", f"out of memory even as a batch of one ({exc})")]
+                raise RuntimeFailure(
+                    f"out of memory even for a batch of one item ({out_of_memory}); lower "
+                    "--max-new-tokens or use --gpus-per-model 2 (finished batches are kept: "
+                    "rerun with the same --run-name)"
+                )
             self.limit = min(self.limit, len(items) // 2)
             return self._split(positions, items)
         self.stats.prompt_tokens += generation.prompt_tokens
@@ -289,10 +325,12 @@ class BatchRunner:
         results = []
         step = max(1, min(self.limit, (len(items) + 1) // 2))
         for start in range(0, len(items), step):
-            results += self._generate(
-                positions[start : start + step], items[start : start + step], None
-            )
+            results += self._generate(positions[start : start + step], items[start : start + step])
         return results
+
+
+def _first_line(exc: BaseException) -> str:
+    return (str(exc).strip().splitlines() or [type(exc).__name__])[0]
 
 
 def _release_cuda_memory() -> None:

@@ -12,6 +12,7 @@ from importlib import metadata
 from typing import Any
 
 from vlmeval_core import __version__, attempts
+from vlmeval_core.distributed import PROCESS_GROUP_BACKEND
 from vlmeval_core.identity import load_identity, run_identity
 from vlmeval_core.node import NodeSettings
 from vlmeval_core.plan import Plan
@@ -114,6 +115,7 @@ def build_manifest(
         "datasets": datasets,
         "device": plan.device,
         "world_size": world_size,
+        "process_group": PROCESS_GROUP_BACKEND if world_size > 1 else None,
         "attempts": history,
         "wall_s": {**wall_s, "all_attempts": attempts.total_wall_s(history)},
     }

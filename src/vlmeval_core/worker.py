@@ -173,7 +173,7 @@ def main(argv: list[str] | None = None) -> int:
         node = NodeSettings.from_env()
         if plan.device == "cuda":
             distributed.claim_gpus(info, plan.model.gpus_per_model, node.gpu_dicts())
-        distributed.init_process_group(info, plan.device)
+        distributed.init_process_group(info)
         try:
             run(plan, node, info)
         finally:

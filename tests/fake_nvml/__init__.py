@@ -22,8 +22,11 @@ import pytest
 
 DIR = Path(__file__).resolve().parent
 CONFIG_VARIABLE = "FAKE_NVML_CONFIG"
-H100 = ("NVIDIA H100 80GB HBM3", 81559)
-A100 = ("NVIDIA A100-SXM4-40GB", 40960)
+H100 = ("NVIDIA H100 80GB HBM3", 81559, (9, 0))
+A100 = ("NVIDIA A100-SXM4-40GB", 40960, (8, 0))
+T4 = ("Tesla T4", 15360, (7, 5))
+V100 = ("Tesla V100-SXM2-32GB", 32768, (7, 0))
+DRIVER = {"driver": "580.95.05", "cuda": 13000}  # the CUDA 13 driver the image needs
 _LEAKY = (
     "LMUData",
     "CUDA_VISIBLE_DEVICES",
@@ -41,10 +44,16 @@ def mig_uuid(i: int, slot: int) -> str:
     return f"MIG-{i:04x}{slot:04x}-aaaa-bbbb-cccc-{i * 16 + slot:012x}"
 
 
-def gpus(count: int, model: tuple[str, int] = H100) -> list[dict[str, Any]]:
+def gpus(count: int, model: tuple[str, int, tuple[int, int]] = H100) -> list[dict[str, Any]]:
     """``count`` whole GPUs of one model."""
     return [
-        {"uuid": gpu_uuid(i), "name": model[0], "memory_total_mib": model[1]} for i in range(count)
+        {
+            "uuid": gpu_uuid(i),
+            "name": model[0],
+            "memory_total_mib": model[1],
+            "capability": list(model[2]),
+        }
+        for i in range(count)
     ]
 
 
@@ -54,6 +63,7 @@ def mig_gpu(i: int, slices: int, *, mib: int = 9856) -> dict[str, Any]:
         "uuid": gpu_uuid(i),
         "name": A100[0],
         "memory_total_mib": A100[1],
+        "capability": list(A100[2]),
         "mig": [
             {
                 "uuid": mig_uuid(i, s),
@@ -71,7 +81,7 @@ def config(devices: list[dict[str, Any]] | None, **extra: Any) -> str | None:
     """The FAKE_NVML_CONFIG value; None means "no NVML library"."""
     if devices is None:
         return None
-    return json.dumps({"gpus": devices, "driver": "550.54.15", "cuda": 12040, **extra})
+    return json.dumps({"gpus": devices, **DRIVER, **extra})
 
 
 def clean_env(monkeypatch: pytest.MonkeyPatch) -> None:

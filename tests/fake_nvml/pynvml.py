@@ -4,10 +4,10 @@ It has the names the launcher calls, with pynvml's signatures and error
 classes, and answers from a JSON description of the GPUs in the environment
 variable ``FAKE_NVML_CONFIG`` (read on every call, so a test can change it):
 
-    {"gpus": [{"uuid": "GPU-…", "name": "…", "memory_total_mib": 81559,
+    {"gpus": [{"uuid": "GPU-…", "name": "…", "memory_total_mib": 81559, "capability": [9, 0],
                "mig": null | [{"uuid": "MIG-…", "name": "…", "memory_total_mib": 9856,
                                "gi": 7, "ci": 0}, …]}, …],
-     "driver": "550.54.15", "cuda": 12040, "init_error": null | "Unknown" | …}
+     "driver": "580.95.05", "cuda": 13000, "init_error": null | "Unknown" | …}
 
 Without the variable it behaves like a machine without a driver:
 ``nvmlInit`` raises ``NVMLError_LibraryNotFound``. Put this directory first on
@@ -128,12 +128,12 @@ def nvmlShutdown() -> None:
 
 def nvmlSystemGetDriverVersion() -> str:
     _gpus()
-    return str((_config() or {}).get("driver", "550.54.15"))
+    return str((_config() or {}).get("driver", "580.95.05"))
 
 
 def nvmlSystemGetCudaDriverVersion() -> int:
     _gpus()
-    return int((_config() or {}).get("cuda", 12040))
+    return int((_config() or {}).get("cuda", 13000))
 
 
 def nvmlDeviceGetCount() -> int:
@@ -157,6 +157,12 @@ def nvmlDeviceGetName(handle: _Handle) -> str:
 def nvmlDeviceGetMemoryInfo(handle: _Handle, version: int | None = None) -> _Memory:
     total = int(_record(handle)["memory_total_mib"]) * _MIB
     return _Memory(total=total, free=total, used=0)
+
+
+def nvmlDeviceGetCudaComputeCapability(handle: _Handle) -> tuple[int, int]:
+    gpu = _record(_Handle(handle.gpu))  # a MIG device has its parent's capability
+    major, minor = gpu.get("capability", [9, 0])
+    return int(major), int(minor)
 
 
 def nvmlDeviceGetMigMode(device: _Handle) -> list[int]:

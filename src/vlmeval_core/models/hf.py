@@ -2,13 +2,16 @@
 
 ``AutoProcessor`` + ``AutoModelForImageTextToText`` from a hub id or a local
 ``save_pretrained`` directory (the bundled tiny-vlm takes the same path),
-batched greedy generation with left padding, bf16 on GPU and fp32 on CPU, sdpa
-attention; only the newly generated tokens are decoded.
+batched greedy generation with left padding; only the newly generated tokens are
+decoded. ``--dtype auto`` is bf16 from sm_80, float16 on older GPUs and fp32 on the
+CPU (:mod:`vlmeval_core.gpu_support`). Attention: flash-attention 2 where it can
+run, else sdpa, else eager, each tried in turn when the model refuses the one
+before. A model copy spanning several GPUs is placed by accelerate
+(``device_map="auto"``).
 """
 
 from __future__ import annotations
 
-import importlib.util
 import inspect
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -20,16 +23,26 @@ from PIL import Image
 from vlmeval_core.datasets.prompts import chat_message
 from vlmeval_core.distributed import world_size_unset
 from vlmeval_core.errors import RuntimeFailure, UsageError
+from vlmeval_core.gpu_support import FLASH_ATTENTION_MIN_CAPABILITY, Capability, auto_dtype
 from vlmeval_core.plan import ModelSpec
 
 DTYPES = {"bfloat16": torch.bfloat16, "float16": torch.float16, "float32": torch.float32}
+HALF_DTYPES = (torch.bfloat16, torch.float16)
 
 
-def resolve_dtype(name: str, device: str) -> torch.dtype:
-    """``auto`` is bf16 on a GPU and fp32 on the CPU."""
-    if name == "auto":
-        return torch.bfloat16 if device == "cuda" else torch.float32
-    return DTYPES[name]
+def resolve_dtype(name: str, capability: Capability | None) -> torch.dtype:
+    """``auto``: bf16 from sm_80, float16 on older GPUs, fp32 on the CPU (capability None)."""
+    return DTYPES[auto_dtype(capability) if name == "auto" else name]
+
+
+def cuda_capability() -> Capability:
+    """The lowest compute capability among the GPUs this rank sees."""
+    return min(torch.cuda.get_device_capability(i) for i in range(torch.cuda.device_count()))
+
+
+def device_map(gpus_per_model: int) -> str | None:
+    """accelerate's placement for a model copy spanning several GPUs, else None (one device)."""
+    return "auto" if gpus_per_model > 1 else None
 
 
 @dataclass(frozen=True)
@@ -49,7 +62,8 @@ class VisionLanguageModel:
 
         self.spec = spec
         self.device = torch.device("cuda", 0) if device == "cuda" else torch.device("cpu")
-        self.dtype = resolve_dtype(spec.dtype, device)
+        capability = cuda_capability() if device == "cuda" else None
+        self.dtype = resolve_dtype(spec.dtype, capability)
         common: dict[str, Any] = {
             "revision": spec.revision,
             "trust_remote_code": spec.trust_remote_code,
@@ -73,10 +87,16 @@ class VisionLanguageModel:
             )
         tokenizer.padding_side = "left"  # not saved with the tokenizer; generation needs it
         load_kwargs: dict[str, Any] = {"dtype": self.dtype, **common}
-        if device == "cuda" and spec.gpus_per_model > 1:
-            load_kwargs["device_map"] = "auto"
-        model = self._load_model(AutoModelForImageTextToText, load_kwargs)
-        if "device_map" not in load_kwargs:
+        placement = device_map(spec.gpus_per_model)
+        if placement is not None:
+            load_kwargs["device_map"] = placement
+        model, self.attention = load_with_attention_fallback(
+            AutoModelForImageTextToText,
+            spec,
+            attention_candidates(device, self.dtype, capability),
+            load_kwargs,
+        )
+        if placement is None:
             model = model.to(self.device)
         self.model = model.eval()
         self.commit = getattr(model.config, "_commit_hash", None)
@@ -89,27 +109,6 @@ class VisionLanguageModel:
         self.pad_token_id = tokenizer.pad_token_id
         if self.pad_token_id is None:
             self.pad_token_id = tokenizer.eos_token_id
-
-    def _load_model(self, auto_class: Any, load_kwargs: dict[str, Any]) -> Any:
-        """Load with the fastest attention the model supports: flash-attention 2, then sdpa."""
-        candidates = attention_candidates(self.device.type, self.dtype)
-        for attention in candidates:
-            try:
-                with world_size_unset():
-                    return auto_class.from_pretrained(
-                        self.spec.path, attn_implementation=attention, **load_kwargs
-                    )
-            except ValueError as exc:
-                if attention != candidates[-1] and "attn" in str(exc).lower():
-                    continue  # this architecture does not support it: try the next
-                raise _load_error(self.spec, "model", exc) from exc
-            except (torch.OutOfMemoryError, RuntimeError) as exc:
-                raise RuntimeFailure(
-                    f"model {self.spec.path!r} could not be loaded: {exc}"
-                ) from exc
-            except Exception as exc:
-                raise _load_error(self.spec, "model", exc) from exc
-        raise AssertionError("unreachable: the last candidate returns or raises")
 
     def encode(self, batch: Sequence[tuple[Sequence[Image.Image], str]]) -> Any:
         """The processor's tensors for a batch, left-padded, on the CPU (pinned for a GPU).
@@ -134,7 +133,14 @@ class VisionLanguageModel:
     @torch.inference_mode()
     def generate_encoded(self, inputs: Any, max_new_tokens: int, **extra: Any) -> Generation:
         """Greedy answers for encoded ``inputs``; ``extra`` goes to ``generate`` as is."""
-        inputs = inputs.to(self.model.device, non_blocking=True)
+        # A new mapping, not BatchFeature.to (which works in place): the caller's CPU
+        # tensors stay on the CPU, and the device copies die with this frame.
+        inputs = {
+            key: value.to(self.model.device, non_blocking=True)
+            if isinstance(value, torch.Tensor)
+            else value
+            for key, value in inputs.items()
+        }
         output = self.model.generate(
             **inputs,
             max_new_tokens=max_new_tokens,
@@ -160,14 +166,61 @@ class VisionLanguageModel:
         return self.generate_encoded(self.encode(batch), max_new_tokens).texts
 
 
-def attention_candidates(device: str, dtype: torch.dtype) -> list[str]:
-    """flash-attention 2 first when it is installed and can run here, then sdpa."""
+def attention_candidates(
+    device: str, dtype: torch.dtype, capability: Capability | None
+) -> list[str]:
+    """Fastest first: flash-attention 2 where it can run (an importable ``flash_attn``, a
+    half dtype, sm_80 or newer), then sdpa, then eager for models without sdpa."""
     flash = (
         device == "cuda"
-        and dtype in (torch.bfloat16, torch.float16)
-        and importlib.util.find_spec("flash_attn") is not None
+        and dtype in HALF_DTYPES
+        and capability is not None
+        and capability >= FLASH_ATTENTION_MIN_CAPABILITY
+        and _flash_attn_importable()
     )
-    return ["flash_attention_2", "sdpa"] if flash else ["sdpa"]
+    return ["flash_attention_2", "sdpa", "eager"] if flash else ["sdpa", "eager"]
+
+
+def _flash_attn_importable() -> bool:
+    """True when ``flash_attn`` imports: a broken build (an undefined symbol) does not count."""
+    try:
+        import flash_attn  # noqa: F401
+    except Exception:
+        return False
+    return True
+
+
+def load_with_attention_fallback(
+    auto_class: Any, spec: ModelSpec, candidates: Sequence[str], load_kwargs: dict[str, Any]
+) -> tuple[Any, str]:
+    """``from_pretrained`` with each attention implementation in turn; (model, the one used).
+
+    transformers refuses an implementation the architecture lacks with a ValueError
+    ("does not support Flash Attention 2 yet", "… scaled_dot_product_attention yet")
+    and a flash_attn it cannot use with an ImportError: both move on to the next.
+    """
+    for attention in candidates:
+        try:
+            with world_size_unset():
+                model = auto_class.from_pretrained(
+                    spec.path, attn_implementation=attention, **load_kwargs
+                )
+            return model, attention
+        except (ValueError, ImportError) as exc:
+            if attention != candidates[-1] and _refuses_attention(exc):
+                continue
+            raise _load_error(spec, "model", exc) from exc
+        except (torch.OutOfMemoryError, RuntimeError) as exc:
+            raise RuntimeFailure(f"model {spec.path!r} could not be loaded: {exc}") from exc
+        except Exception as exc:
+            raise _load_error(spec, "model", exc) from exc
+    raise AssertionError("unreachable: the last candidate returns or raises")
+
+
+def _refuses_attention(exc: Exception) -> bool:
+    """Whether a load error is about the attention implementation (not, say, a missing file)."""
+    text = str(exc).lower()
+    return any(word in text for word in ("attn", "attention", "flash", "sdpa"))
 
 
 def _load_error(spec: ModelSpec, part: str, exc: Exception) -> Exception:

@@ -82,7 +82,7 @@ def predict(dataset, directory: Path, model, batch_size: int, n: int):
     stats = predict_shard(
         dataset, directory, list(range(n)), ONE_RANK, lambda: model, batch_size, 8, False
     )
-    return stats, read_checkpoints(directory)
+    return stats, read_checkpoints(directory, dataset.frame["index"])
 
 
 def test_a_batch_twice_too_large_is_answered_in_halves(tmp_path, dataset):
@@ -125,4 +125,6 @@ def test_an_item_out_of_memory_alone_ends_the_run_with_exit_3(tmp_path, dataset)
         predict(dataset, tmp_path, model, batch_size=4, n=4)
     assert c.value.exit_code == 3
     assert model.batch_sizes == [4, 2, 1]
-    assert read_checkpoints(tmp_path) == {}, "no item is recorded as answered (or as wrong)"
+    assert read_checkpoints(tmp_path, dataset.frame["index"]) == {}, (
+        "no item is recorded as answered (or as wrong)"
+    )

@@ -14,9 +14,11 @@ from __future__ import annotations
 import importlib.util
 import os
 import sys
+import tempfile
 from collections.abc import Mapping
 from typing import NoReturn
 
+from vlmeval_core.distributed import dist_timeout
 from vlmeval_core.errors import RuntimeFailure
 from vlmeval_launcher.plan import Launch
 
@@ -87,8 +89,29 @@ def usable_cpus() -> int:
         return os.cpu_count() or 1
 
 
+def check_environment(environ: Mapping[str, str] | None = None) -> None:
+    """What torchrun and the ranks need from this host, checked before they start.
+
+    * ``DIST_TIMEOUT`` is a positive number of seconds (else exit 2);
+    * a writable temporary directory: torchrun keeps its per-rank files there, and a
+      read-only root filesystem has none unless a tmpfs is mounted (else exit 3).
+    """
+    dist_timeout(os.environ if environ is None else environ)
+    try:
+        with tempfile.TemporaryDirectory(prefix="vlmeval-check-"):
+            pass
+    except OSError as exc:
+        raise RuntimeFailure(
+            f"no writable temporary directory ({exc}): torchrun needs one; on a "
+            "read-only root filesystem add a tmpfs "
+            "(docker run --read-only --tmpfs /tmp, as compose.yaml does) or set TMPDIR "
+            "to a writable directory"
+        ) from None
+
+
 def exec_torchrun(argv: list[str], added_env: Mapping[str, str]) -> NoReturn:
     """Replace this process with torchrun; only returns by raising RuntimeFailure."""
+    check_environment()
     os.environ.update(added_env)
     sys.stdout.flush()
     sys.stderr.flush()

@@ -8,8 +8,9 @@ parallelism), so a model is only ever built inside :func:`world_size_unset`.
 
 from __future__ import annotations
 
+import math
 import os
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import timedelta
@@ -92,6 +93,26 @@ def claim_gpus(info: RankInfo, gpus_per_model: int, plan_gpus: Sequence[dict[str
     return chosen
 
 
+def dist_timeout(env: Mapping[str, str] | None = None) -> timedelta:
+    """How long a rank waits for the others: DIST_TIMEOUT seconds (default 3600).
+
+    Anything but a positive, finite number of seconds (``inf``, ``-1``, ``abc``) is a
+    usage error that names the variable and the fix.
+    """
+    env = os.environ if env is None else env
+    raw = env.get("DIST_TIMEOUT", "").strip() or str(DEFAULT_TIMEOUT_S)
+    try:
+        seconds = float(raw)
+        if math.isfinite(seconds) and seconds > 0:
+            return timedelta(seconds=seconds)
+    except (ValueError, OverflowError):
+        pass
+    raise UsageError(
+        f"DIST_TIMEOUT={raw!r} is not a positive number of seconds; "
+        f"set it to e.g. {DEFAULT_TIMEOUT_S} (one hour) or unset it"
+    )
+
+
 def init_process_group(info: RankInfo, device: str) -> None:
     """Join the ranks: nccl on GPU, gloo on CPU, timeout DIST_TIMEOUT seconds."""
     if info.world_size == 1:
@@ -99,11 +120,7 @@ def init_process_group(info: RankInfo, device: str) -> None:
     import torch
     import torch.distributed as dist
 
-    raw = os.environ.get("DIST_TIMEOUT", str(DEFAULT_TIMEOUT_S))
-    try:
-        timeout = timedelta(seconds=float(raw))
-    except ValueError:
-        raise UsageError(f"DIST_TIMEOUT={raw!r} is not a number of seconds") from None
+    timeout = dist_timeout()
     backend = "nccl" if device == "cuda" else "gloo"
     kwargs: dict[str, Any] = {}
     if device == "cuda":

@@ -5,8 +5,9 @@ The launcher ``os.execvp``s torchrun rather than running it as a child, so a
 forwards it to the ranks. torchrun is started as ``python -m
 vlmeval_core.torchrun``: the same entry point and flags, but it exits with the
 failing rank's code (2, 3) or 130/143 on an interrupt instead of a blanket 1.
-One node uses ``--standalone`` (a local rendezvous on a free port); several
-use the c10d rendezvous at ``--rdzv-endpoint``.
+One node uses ``--standalone`` (a local rendezvous on a free port) on the
+loopback address, so air-gapped hosts and containers work; several use the c10d
+rendezvous at ``--rdzv-endpoint``.
 """
 
 from __future__ import annotations
@@ -27,6 +28,11 @@ WORKER_MODULE = "vlmeval_core.worker"
 
 TORCHRUN_MODULE = "vlmeval_core.torchrun"
 
+LOOPBACK = "127.0.0.1"
+"""Where a one-node run's ranks meet: never the host name, which a container started with
+``--network none`` cannot resolve (the rendezvous would wait forever)."""
+LOOPBACK_INTERFACE = "lo"
+
 
 def find_torchrun() -> list[str]:
     """The command that runs torchrun: this interpreter with torch's ``torch.distributed.run``.
@@ -45,7 +51,7 @@ def build_argv(launch: Launch, torchrun: list[str]) -> list[str]:
     """The exact torchrun argv that starts the ranks of ``launch``."""
     argv = [*torchrun, "--nproc-per-node", str(launch.nproc)]
     if launch.nnodes == 1:
-        argv.append("--standalone")
+        argv += ["--standalone", "--local-addr", LOOPBACK]
     else:
         argv += [
             "--nnodes",
@@ -71,6 +77,8 @@ def launch_environment(launch: Launch, environ: Mapping[str, str] | None = None)
       this node (torchrun otherwise sets 1 and warns).
     * ``CUDA_DEVICE_ORDER=PCI_BUS_ID``: CUDA numbers GPUs as NVML does, so an
       index means the same GPU to the launcher and to the ranks.
+    * ``GLOO_SOCKET_IFNAME=lo`` on one node: gloo's ranks connect over the loopback
+      interface instead of the host name's address (none without a network).
     """
     env = os.environ if environ is None else environ
     added: dict[str, str] = {}
@@ -78,6 +86,8 @@ def launch_environment(launch: Launch, environ: Mapping[str, str] | None = None)
         added["OMP_NUM_THREADS"] = str(max(1, usable_cpus() // max(1, launch.nproc)))
     if not env.get("CUDA_DEVICE_ORDER"):
         added["CUDA_DEVICE_ORDER"] = "PCI_BUS_ID"
+    if launch.nnodes == 1 and not env.get("GLOO_SOCKET_IFNAME"):
+        added["GLOO_SOCKET_IFNAME"] = LOOPBACK_INTERFACE
     return added
 
 

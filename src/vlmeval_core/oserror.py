@@ -34,8 +34,9 @@ def explain(exc: OSError, volumes: Sequence[str | os.PathLike[str]] = ()) -> Run
             "--run-name to resume"
         )
     if exc.errno in (errno.EACCES, errno.EPERM) and path:
+        denied = _nearest_existing(Path(path))  # the directory, for a file it could not make
         return RuntimeFailure(
-            f"permission denied: {path}{_owner(Path(path))}: make it writable for uid "
+            f"permission denied: {denied}{_owner(denied)}: make it writable for uid "
             f"{os.getuid()} (e.g. sudo chown -R {os.getuid()}:{os.getgid()} on it) or "
             "choose another --output or --run-name"
         )
@@ -59,9 +60,9 @@ def _full_volume(volumes: Sequence[str | os.PathLike[str]]) -> str | None:
 
 
 def _owner(path: Path) -> str:
-    """`` (owned by uid U)`` for the path or its nearest existing parent, when known."""
+    """`` (owned by uid U)``, when known."""
     try:
-        return f" (owned by uid {_nearest_existing(path).stat().st_uid})"
+        return f" (owned by uid {path.stat().st_uid})"
     except OSError:
         return ""
 

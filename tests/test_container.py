@@ -11,6 +11,8 @@ import json
 import os
 import re
 import subprocess
+import sys
+import time
 import uuid
 from pathlib import Path
 
@@ -250,3 +252,82 @@ def test_a_gpu_request_without_the_nvidia_runtime_fails_with_dockers_message(tmp
     )  # fmt: skip
     assert up.returncode != 0
     assert NO_GPU_DRIVER in up.stdout + up.stderr, (up.stdout + up.stderr)[-2000:]
+
+
+# Issue 9: air-gapped, read-only and docker stop, as a user runs the image.
+
+COMPOSE_TMPFS = ["--tmpfs", "/tmp:exec,mode=1777", "--tmpfs", "/home/vlmeval:mode=1777"]
+
+
+def owned_outputs(tmp_path: Path) -> Path:
+    outputs = tmp_path / "outputs"
+    outputs.mkdir()
+    os.chown(outputs, os.getuid(), os.getgid())
+    return outputs
+
+
+@pytest.mark.parametrize("nproc", [1, 2])
+def test_eval_completes_with_network_none(tmp_path, nproc):
+    outputs = owned_outputs(tmp_path)
+    done = docker(
+        "run", "--rm", "--network", "none", "-u", f"{os.getuid()}:{os.getgid()}",
+        "-v", f"{outputs}:/outputs", IMAGE, *EVAL, "--nproc", str(nproc), "--run-name", "air",
+        timeout=300,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr[-3000:]
+    check_run(outputs / "tiny-vlm" / "air")
+
+
+def test_eval_completes_on_a_read_only_root_with_the_compose_tmpfs(tmp_path):
+    outputs = owned_outputs(tmp_path)
+    done = docker(
+        "run", "--rm", "--read-only", *COMPOSE_TMPFS, "-u", f"{os.getuid()}:{os.getgid()}",
+        "-v", f"{outputs}:/outputs", IMAGE, *EVAL, "--nproc", "2", "--run-name", "ro",
+        timeout=300,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr[-3000:]
+    check_run(outputs / "tiny-vlm" / "ro")
+
+
+def test_a_read_only_root_without_a_tmpfs_is_one_line_that_says_to_add_one(tmp_path):
+    outputs = owned_outputs(tmp_path)
+    done = docker(
+        "run", "--rm", "--read-only", "-u", f"{os.getuid()}:{os.getgid()}",
+        "-v", f"{outputs}:/outputs", IMAGE, *EVAL, "--run-name", "ro", timeout=300,
+    )  # fmt: skip
+    assert done.returncode == 3, done.stderr[-3000:]
+    errors = [line for line in done.stderr.splitlines() if line.startswith("vlmeval: error:")]
+    assert len(errors) == 1 and "Traceback" not in done.stderr, done.stderr[-3000:]
+    assert "no writable temporary directory" in errors[0] and "--tmpfs /tmp" in errors[0]
+
+
+def test_docker_stop_under_cpu_load_ends_the_ranks_inside_the_grace_period(tmp_path):
+    outputs = owned_outputs(tmp_path)
+    name = f"vlmeval-stop-{uuid.uuid4().hex[:8]}"
+    started = docker(
+        "run", "-d", "--name", name, "-u", f"{os.getuid()}:{os.getgid()}",
+        "-v", f"{outputs}:/outputs", IMAGE, "eval", "--device", "cpu", "--nproc", "2",
+        "-m", "tiny-vlm", "-d", "ShapesYN", "--batch-size", "4", "--run-name", "stop",
+    )  # fmt: skip
+    assert started.returncode == 0, started.stderr
+    shards = outputs / "tiny-vlm" / "stop" / "ShapesYN" / ".shards"
+    hogs = [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(2)]
+    try:
+        deadline = time.monotonic() + 300
+        while len([p for p in shards.glob("rank-*.jsonl") if p.stat().st_size]) < 2:
+            assert time.monotonic() < deadline, docker("logs", name).stderr[-3000:]
+            time.sleep(0.1)
+        began = time.monotonic()
+        stopped = docker("stop", name, timeout=60)  # SIGTERM, SIGKILL after 10 s
+        took = time.monotonic() - began
+        state = json.loads(docker("inspect", name).stdout)[0]["State"]
+        logs = docker("logs", name).stderr
+    finally:
+        for hog in hogs:
+            hog.kill()
+            hog.wait()
+        docker("rm", "-f", name, timeout=60)
+    assert stopped.returncode == 0, stopped.stderr
+    assert state["ExitCode"] == 143, (state, logs[-3000:])  # 137 would mean killed at 10 s
+    assert took < 5, f"docker stop took {took:.1f} s"
+    assert "vlmeval: stopped by SIGTERM" in logs

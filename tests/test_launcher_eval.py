@@ -341,6 +341,8 @@ def test_dry_run_on_one_cpu_node(workspace):
         "--nproc-per-node",
         "2",
         "--standalone",
+        "--local-addr",
+        "127.0.0.1",
         "--max-restarts",
         "0",
         "-m",
@@ -573,8 +575,10 @@ def test_the_ranks_get_omp_threads_and_pci_bus_order_unless_set(workspace):
     assert launch_environment(launch, {}) == {
         "OMP_NUM_THREADS": str(max(1, usable_cpus() // 2)),
         "CUDA_DEVICE_ORDER": "PCI_BUS_ID",
+        "GLOO_SOCKET_IFNAME": "lo",
     }
-    assert launch_environment(launch, {"OMP_NUM_THREADS": "3", "CUDA_DEVICE_ORDER": "X"}) == {}
+    mine = {"OMP_NUM_THREADS": "3", "CUDA_DEVICE_ORDER": "X", "GLOO_SOCKET_IFNAME": "eth1"}
+    assert launch_environment(launch, mine) == {}
 
 
 def test_torchrun_runs_with_this_interpreter_and_keeps_the_ranks_exit_codes():

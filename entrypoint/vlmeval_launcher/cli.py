@@ -10,6 +10,7 @@ imports torch or transformers at import time; only ``doctor`` does, when run.
 from __future__ import annotations
 
 import json
+import os
 import shlex
 import sys
 from collections.abc import Sequence
@@ -19,6 +20,7 @@ from typing import Any
 import click
 
 from vlmeval_core.errors import VlmevalError
+from vlmeval_core.oserror import explain
 from vlmeval_launcher import __version__
 
 PROG = "vlmeval"
@@ -41,6 +43,12 @@ class VlmevalGroup(click.Group):
         except VlmevalError as exc:
             _error(str(exc))
             ctx.exit(exc.exit_code)
+        except OSError as exc:  # disk full, permission denied, read-only: one line, exit 3
+            failure = explain(exc, _volumes(ctx))
+            if failure is None:
+                raise
+            _error(str(failure))
+            ctx.exit(failure.exit_code)
 
     def main(  # type: ignore[override]
         self,
@@ -70,6 +78,21 @@ class VlmevalGroup(click.Group):
         sys.exit(rv if isinstance(rv, int) else 0)
 
 
+VOLUMES = "vlmeval.volumes"
+"""ctx.meta key: the --output and --data-dir a command was given (to name a full disk)."""
+
+
+def _volumes(ctx: click.Context) -> list[str]:
+    return list(ctx.meta.get(VOLUMES, {}).values())
+
+
+def _remember_volume(ctx: click.Context, param: click.Parameter, value: Any) -> Any:
+    """Option callback: note a directory the command writes to, for :meth:`VlmevalGroup.invoke`."""
+    if value:
+        ctx.meta.setdefault(VOLUMES, {})[param.name] = os.path.expanduser(str(value))
+    return value
+
+
 @click.group(cls=VlmevalGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(
     __version__, "-V", "--version", prog_name=PROG, message="%(prog)s %(version)s"
@@ -94,13 +117,20 @@ def data_dir_option(help: str = "Where dataset TSVs are kept (also $LMUData).") 
         show_default=True,
         metavar="DIR",
         help=help,
+        callback=_remember_volume,
     )
 
 
 def output_option(help: str = "Root of the results volume.") -> Any:
     """--output/-o, shared by eval and doctor."""
     return _option(
-        "--output", "-o", default="./outputs", show_default=True, metavar="DIR", help=help
+        "--output",
+        "-o",
+        default="./outputs",
+        show_default=True,
+        metavar="DIR",
+        help=help,
+        callback=_remember_volume,
     )
 
 

@@ -5,8 +5,9 @@ The launcher ``os.execvp``s torchrun rather than running it as a child, so a
 forwards it to the ranks. torchrun is started as ``python -m
 vlmeval_core.torchrun``: the same entry point and flags, but it exits with the
 failing rank's code (2, 3) or 130/143 on an interrupt instead of a blanket 1.
-One node uses ``--standalone`` (a local rendezvous on a free port); several
-use the c10d rendezvous at ``--rdzv-endpoint``.
+One node uses ``--standalone`` (a local rendezvous on a free port) on the
+loopback address, so air-gapped hosts and containers work; several use the c10d
+rendezvous at ``--rdzv-endpoint``.
 """
 
 from __future__ import annotations
@@ -14,9 +15,11 @@ from __future__ import annotations
 import importlib.util
 import os
 import sys
+import tempfile
 from collections.abc import Mapping
 from typing import NoReturn
 
+from vlmeval_core.distributed import dist_timeout
 from vlmeval_core.errors import RuntimeFailure
 from vlmeval_launcher.plan import Launch
 
@@ -24,6 +27,11 @@ WORKER_MODULE = "vlmeval_core.worker"
 
 
 TORCHRUN_MODULE = "vlmeval_core.torchrun"
+
+LOOPBACK = "127.0.0.1"
+"""Where a one-node run's ranks meet: never the host name, which a container started with
+``--network none`` cannot resolve (the rendezvous would wait forever)."""
+LOOPBACK_INTERFACE = "lo"
 
 
 def find_torchrun() -> list[str]:
@@ -43,7 +51,7 @@ def build_argv(launch: Launch, torchrun: list[str]) -> list[str]:
     """The exact torchrun argv that starts the ranks of ``launch``."""
     argv = [*torchrun, "--nproc-per-node", str(launch.nproc)]
     if launch.nnodes == 1:
-        argv.append("--standalone")
+        argv += ["--standalone", "--local-addr", LOOPBACK]
     else:
         argv += [
             "--nnodes",
@@ -69,6 +77,8 @@ def launch_environment(launch: Launch, environ: Mapping[str, str] | None = None)
       this node (torchrun otherwise sets 1 and warns).
     * ``CUDA_DEVICE_ORDER=PCI_BUS_ID``: CUDA numbers GPUs as NVML does, so an
       index means the same GPU to the launcher and to the ranks.
+    * ``GLOO_SOCKET_IFNAME=lo`` on one node: gloo's ranks connect over the loopback
+      interface instead of the host name's address (none without a network).
     """
     env = os.environ if environ is None else environ
     added: dict[str, str] = {}
@@ -76,6 +86,8 @@ def launch_environment(launch: Launch, environ: Mapping[str, str] | None = None)
         added["OMP_NUM_THREADS"] = str(max(1, usable_cpus() // max(1, launch.nproc)))
     if not env.get("CUDA_DEVICE_ORDER"):
         added["CUDA_DEVICE_ORDER"] = "PCI_BUS_ID"
+    if launch.nnodes == 1 and not env.get("GLOO_SOCKET_IFNAME"):
+        added["GLOO_SOCKET_IFNAME"] = LOOPBACK_INTERFACE
     return added
 
 
@@ -87,8 +99,29 @@ def usable_cpus() -> int:
         return os.cpu_count() or 1
 
 
+def check_environment(environ: Mapping[str, str] | None = None) -> None:
+    """What torchrun and the ranks need from this host, checked before they start.
+
+    * ``DIST_TIMEOUT`` is a positive number of seconds (else exit 2);
+    * a writable temporary directory: torchrun keeps its per-rank files there, and a
+      read-only root filesystem has none unless a tmpfs is mounted (else exit 3).
+    """
+    dist_timeout(os.environ if environ is None else environ)
+    try:
+        with tempfile.TemporaryDirectory(prefix="vlmeval-check-"):
+            pass
+    except OSError as exc:
+        raise RuntimeFailure(
+            f"no writable temporary directory ({exc}): torchrun needs one; on a "
+            "read-only root filesystem add a tmpfs "
+            "(docker run --read-only --tmpfs /tmp, as compose.yaml does) or set TMPDIR "
+            "to a writable directory"
+        ) from None
+
+
 def exec_torchrun(argv: list[str], added_env: Mapping[str, str]) -> NoReturn:
     """Replace this process with torchrun; only returns by raising RuntimeFailure."""
+    check_environment()
     os.environ.update(added_env)
     sys.stdout.flush()
     sys.stderr.flush()

@@ -12,8 +12,9 @@ share one physical GPU (MIG slices), which NCCL refuses.
 
 from __future__ import annotations
 
+import math
 import os
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import timedelta
@@ -112,17 +113,33 @@ def claim_gpus(info: RankInfo, gpus_per_model: int, plan_gpus: Sequence[dict[str
     return ",".join(chosen)
 
 
+def dist_timeout(env: Mapping[str, str] | None = None) -> timedelta:
+    """How long a rank waits for the others: DIST_TIMEOUT seconds (default 3600).
+
+    Anything but a positive, finite number of seconds (``inf``, ``-1``, ``abc``) is a
+    usage error that names the variable and the fix.
+    """
+    env = os.environ if env is None else env
+    raw = env.get("DIST_TIMEOUT", "").strip() or str(DEFAULT_TIMEOUT_S)
+    try:
+        seconds = float(raw)
+        if math.isfinite(seconds) and seconds > 0:
+            return timedelta(seconds=seconds)
+    except (ValueError, OverflowError):
+        pass
+    raise UsageError(
+        f"DIST_TIMEOUT={raw!r} is not a positive number of seconds; "
+        f"set it to e.g. {DEFAULT_TIMEOUT_S} (one hour) or unset it"
+    )
+
+
 def init_process_group(info: RankInfo) -> None:
     """Join the ranks over gloo (on GPUs too: only barriers use it), timeout DIST_TIMEOUT s."""
     if info.world_size == 1:
         return
     import torch.distributed as dist
 
-    raw = os.environ.get("DIST_TIMEOUT", str(DEFAULT_TIMEOUT_S))
-    try:
-        timeout = timedelta(seconds=float(raw))
-    except ValueError:
-        raise UsageError(f"DIST_TIMEOUT={raw!r} is not a number of seconds") from None
+    timeout = dist_timeout()
     try:
         dist.init_process_group(backend=PROCESS_GROUP_BACKEND, timeout=timeout)
     except Exception as exc:

@@ -15,14 +15,13 @@ from __future__ import annotations
 
 import sys
 import time
-import traceback
 from pathlib import Path
 from typing import Any
 
-from vlmeval_core import distributed, signals
+from vlmeval_core import distributed, failure, signals
 from vlmeval_core.datasets.prepare import dataset_path, prepare
 from vlmeval_core.datasets.tsv import Dataset, load_tsv
-from vlmeval_core.errors import RuntimeFailure, VlmevalError
+from vlmeval_core.errors import RuntimeFailure
 from vlmeval_core.files import remove_leftover_temps
 from vlmeval_core.inference import predict_shard, read_checkpoints, shard_positions
 from vlmeval_core.node import NodeSettings
@@ -167,6 +166,8 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     signals.install()
     info = distributed.RankInfo(0, 1, 0, 1)
+    plan: Plan | None = None
+    node: NodeSettings | None = None
     try:
         info = distributed.rank_info()
         plan = load_plan(argv[0])
@@ -178,31 +179,13 @@ def main(argv: list[str] | None = None) -> int:
             run(plan, node, info)
         finally:
             distributed.destroy_process_group()
-    except signals.Interrupted as exc:
-        log(
-            info,
-            f"{exc}: finished items are checkpointed; rerun with the same --run-name to resume",
-        )
-        return exc.exit_code
-    except VlmevalError as exc:
-        print(f"vlmeval: error: {exc}", file=sys.stderr, flush=True)
-        return exc.exit_code
     except Exception as exc:
-        if type(exc).__name__ == "OutOfMemoryError":
-            print(
-                f"vlmeval: error: rank {info.rank}: out of memory ({exc}); lower "
-                "--batch-size or use --gpus-per-model 2",
-                file=sys.stderr,
-                flush=True,
-            )
-            return RuntimeFailure.exit_code
-        traceback.print_exc()
-        print(
-            f"vlmeval: error: rank {info.rank}: {type(exc).__name__}: {exc}",
-            file=sys.stderr,
-            flush=True,
-        )
-        return RuntimeFailure.exit_code
+        volumes = [str(plan.run_dir)] if plan is not None else []
+        volumes += [node.data_dir] if node is not None else []
+        found = failure.fail(exc, info.rank, plan.run_dir if plan else None, volumes)
+        if not failure.wrapped():  # under vlmeval_core.torchrun, the wrapper prints it
+            failure.print_line(found)
+        return found.exit_code
     return 0
 
 

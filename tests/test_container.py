@@ -329,5 +329,6 @@ def test_docker_stop_under_cpu_load_ends_the_ranks_inside_the_grace_period(tmp_p
         docker("rm", "-f", name, timeout=60)
     assert stopped.returncode == 0, stopped.stderr
     assert state["ExitCode"] == 143, (state, logs[-3000:])  # 137 would mean killed at 10 s
-    assert took < 5, f"docker stop took {took:.1f} s"
+    # the bound: every rank gone within 3 s of SIGTERM (measured: 0.5 s; 5.8 s before)
+    assert took < 3, f"docker stop took {took:.1f} s"
     assert "vlmeval: stopped by SIGTERM" in logs

@@ -31,9 +31,15 @@ def test_a_usage_error_keeps_its_message_and_exit_code():
     )
 
 
-def test_an_unexpected_error_names_the_rank_and_its_type():
+def test_an_unexpected_error_names_the_rank_its_type_and_where_its_traceback_is(tmp_path):
     found = describe(ValueError("boom\nsecond line"), 1)
     assert found.message == "rank 1: ValueError: boom" and found.exit_code == 3
+    log = tmp_path / "logs" / "rank-1.log"
+    found = describe(IsADirectoryError(21, "Is a directory", "/o/rank-1.jsonl"), 1, log=log)
+    assert found.message == (
+        f"rank 1: IsADirectoryError: [Errno 21] Is a directory: '/o/rank-1.jsonl' "
+        f"(traceback in {log})"
+    )
 
 
 def test_a_report_round_trips_through_torchs_error_file_format(tmp_path, monkeypatch):

@@ -52,20 +52,52 @@ def the_error_line(done: subprocess.CompletedProcess) -> str:
     return errors[0]
 
 
+# Fault injection for one rank only: Python imports ``sitecustomize`` at start-up, so this one
+# makes load_tsv raise a UsageError in the rank whose RANK is FAIL_RANK, and nowhere else.
+FAULT = """
+import os
+if os.environ.get("RANK") is not None and os.environ.get("RANK") == os.environ.get("FAIL_RANK"):
+    from vlmeval_core.datasets import tsv
+    from vlmeval_core.errors import UsageError
+
+    def load_tsv(path, *args, **kwargs):
+        raise UsageError(f"{path}: row 7: injected fault in rank {os.environ['RANK']}")
+
+    tsv.load_tsv = load_tsv
+"""
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("failing_rank", [0, 1])
-def test_a_failure_on_one_rank_is_one_line_naming_that_rank_and_its_traceback_is_logged(
-    tmp_path, failing_rank
-):
+def test_a_bad_input_seen_by_one_rank_is_one_line_from_that_rank_and_exit_2(tmp_path, failing_rank):
+    (tmp_path / "fault").mkdir()
+    (tmp_path / "fault" / "sitecustomize.py").write_text(FAULT)
+    done = run_eval(
+        eval_argv(tmp_path / "out", "--run-name", "r"),
+        tmp_path / "data",
+        FAIL_RANK=str(failing_rank),
+        PYTHONPATH=os.pathsep.join([str(tmp_path / "fault"), os.environ.get("PYTHONPATH", "")]),
+    )
+    assert done.returncode == 2, done.stderr[-3000:]
+    line = the_error_line(done)
+    assert line.endswith(f"ShapesMCQ.tsv: row 7: injected fault in rank {failing_rank}"), line
+    log = tmp_path / "out" / "tiny-vlm" / "r" / "logs" / f"rank-{failing_rank}.log"
+    assert "Traceback (most recent call last)" in log.read_text()
+
+
+@pytest.mark.slow
+def test_a_failure_in_every_rank_is_still_one_line_and_its_traceback_is_logged(tmp_path):
     run_dir = tmp_path / "out" / "tiny-vlm" / "r"
-    # fault injection: this rank's checkpoint path is a directory, so only it fails
-    (run_dir / "ShapesMCQ" / ".shards" / f"rank-{failing_rank}.jsonl").mkdir(parents=True)
+    # every rank reads every checkpoint on resume: a directory in their place fails them all
+    (run_dir / "ShapesMCQ" / ".shards" / "rank-1.jsonl").mkdir(parents=True)
     done = run_eval(eval_argv(tmp_path / "out", "--run-name", "r"), tmp_path / "data")
     line = the_error_line(done)
     assert done.returncode in (2, 3), done.stderr[-3000:]
-    assert f"rank-{failing_rank}.jsonl" in line, line
-    log = run_dir / "logs" / f"rank-{failing_rank}.log"
-    assert "Traceback (most recent call last)" in log.read_text()
+    assert "rank-1.jsonl" in line, line
+    assert any(
+        "Traceback (most recent call last)" in log.read_text()
+        for log in (run_dir / "logs").iterdir()
+    )
 
 
 @pytest.mark.slow

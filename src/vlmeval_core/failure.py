@@ -19,7 +19,7 @@ import sys
 import time
 import traceback
 from collections.abc import Iterable
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from vlmeval_core.errors import RuntimeFailure, VlmevalError
@@ -55,9 +55,13 @@ def wrapped() -> bool:
 
 
 def describe(
-    exc: BaseException, rank: int | None, volumes: Iterable[str | os.PathLike[str]] = ()
+    exc: BaseException,
+    rank: int | None,
+    volumes: Iterable[str | os.PathLike[str]] = (),
+    log: Path | None = None,
 ) -> Failure:
-    """The one line for ``exc``, raised in ``rank`` (None: in torchrun itself)."""
+    """The one line for ``exc``, raised in ``rank`` (None: in torchrun itself); an
+    unexpected error's line points at its traceback in ``log``."""
     who = "torchrun" if rank is None else f"rank {rank}"
     rank = -1 if rank is None else rank
     if isinstance(exc, OSError) and (known := explain(exc, list(volumes))) is not None:
@@ -74,6 +78,8 @@ def describe(
     message = f"{who}: {type(exc).__name__}: {_first_line(exc)}"
     if cause == PEER:
         message += " (lost contact with another rank; that rank's error is the cause)"
+    elif log is not None:
+        message += f" (traceback in {log})"
     return Failure(message, RuntimeFailure.exit_code, rank, cause, time.time())
 
 
@@ -136,10 +142,8 @@ def fail(
     log in ``<run_dir>/logs/`` (and to the terminal with VLMEVAL_DEBUG=1), the report to
     its error file. Returns the failure; printing its line is the caller's."""
     text = traceback.format_exc()
-    found = describe(exc, rank, volumes)
     log = write_log(run_dir, "torchrun" if rank is None else f"rank-{rank}", text)
-    if not isinstance(exc, (VlmevalError, OSError)) and found.cause == OWN and log is not None:
-        found = replace(found, message=f"{found.message} (traceback in {log})")
+    found = describe(exc, rank, volumes, log)
     report(found, text)
     if debug():
         print(text, end="", file=sys.stderr, flush=True)

@@ -106,6 +106,8 @@ def resolve_launch(
     for ``--dry-run``; the run directory and plan.json are left to the caller.
     """
     _check_numbers(request)
+    if request.api_base is not None:
+        _check_endpoint_flags(request)
     nnodes, node_rank, endpoint = _check_nodes(request)
     run_name = request.run_name if request.run_name is not None else default_run_name()
     if not SAFE_NAME.match(run_name):
@@ -166,10 +168,8 @@ _NOT_FOR_ENDPOINTS = {
 """Flags about loading a model here, with their defaults: an endpoint run takes none of them."""
 
 
-def _endpoint_launch(request: EvalRequest, run_name: str) -> Launch:
-    """One process, no GPU: the server at ``--api-base`` answers for model ``-m``."""
-    from vlmeval_core.endpoint import options
-
+def _check_endpoint_flags(request: EvalRequest) -> None:
+    """With ``--api-base``: no flag about loading a model here, sane request settings."""
     for field, default in _NOT_FOR_ENDPOINTS.items():
         if getattr(request, field) != default:
             flag = "--" + field.replace("_", "-")
@@ -186,6 +186,12 @@ def _endpoint_launch(request: EvalRequest, run_name: str) -> Launch:
         raise UsageError(
             f"--api-timeout is {request.api_timeout}: it must be a positive number of seconds"
         )
+
+
+def _endpoint_launch(request: EvalRequest, run_name: str) -> Launch:
+    """One process, no GPU: the server at ``--api-base`` answers for model ``-m``."""
+    from vlmeval_core.endpoint import options
+
     endpoint = EndpointSpec(
         base_url=options.base_url(request.api_base or ""),
         extra=options.extra_fields(request.api_extra),

@@ -53,6 +53,7 @@ class MisbehavingServer:
         self.script: deque[Step] = deque(script or [])
         self.answer = answer
         self.seen: list[Seen] = []
+        self.gone = False
         self._lock = threading.Lock()
         self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
         self._httpd.daemon_threads = True
@@ -63,8 +64,14 @@ class MisbehavingServer:
         return self
 
     def __exit__(self, *exc: object) -> None:
-        self._httpd.shutdown()
-        self._httpd.server_close()
+        self.go_away()
+
+    def go_away(self) -> None:
+        """Stop listening, and drop every request still arriving on an open connection."""
+        if not self.gone:
+            self.gone = True
+            self._httpd.shutdown()
+            self._httpd.server_close()
 
     def completions(self) -> list[Seen]:
         return [s for s in self.seen if s.path.endswith("/chat/completions")]
@@ -93,7 +100,7 @@ class MisbehavingServer:
                 server.seen.append(
                     Seen(time.monotonic(), self.path, dict(self.headers), json.loads(raw))
                 )
-                step = server._next()
+                step = Step(drop=True) if server.gone else server._next()
                 if step.stall_s:
                     time.sleep(step.stall_s)
                 if step.drop:

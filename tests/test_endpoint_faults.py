@@ -195,3 +195,33 @@ def test_a_run_through_faults_finishes_and_records_the_refused_item(tmp_path):
     assert manifest["endpoint"]["base_url"] == server.base_url
     assert manifest["endpoint"]["models"]["data"][0]["id"] == "fake-vlm"
     assert manifest["model"]["name"] == "fake-vlm" and manifest["model"]["source"] == "api"
+
+
+def test_a_server_gone_mid_run_stops_it_with_exit_3_keeping_the_answers(tmp_path):
+    with MisbehavingServer(answer="B") as server:
+        process = subprocess.Popen(
+            [
+                *(VLMEVAL, "eval", "--api-base", server.base_url, "-m", "fake-vlm"),
+                *("-d", "ShapesMCQ", "--output", str(tmp_path / "out")),
+                *("--data-dir", str(tmp_path / "data"), "--run-name", "r"),
+                *("--limit", "200", "--api-concurrency", "1"),
+            ],
+            env={**os.environ, "HF_HUB_OFFLINE": "1"},
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        checkpoint = tmp_path / "out" / "fake-vlm" / "r" / "ShapesMCQ" / ".shards" / "rank-0.jsonl"
+        deadline = time.monotonic() + 120
+        while not (checkpoint.exists() and checkpoint.read_bytes().count(b"\n") >= 3):
+            assert time.monotonic() < deadline and process.poll() is None, process.stderr.read()
+            time.sleep(0.05)
+        server.go_away()
+        stopped = time.monotonic()
+        _, stderr = process.communicate(timeout=120)
+    assert process.returncode == 3, stderr
+    assert time.monotonic() - stopped < 60
+    errors = [line for line in stderr.splitlines() if line.startswith("vlmeval: error:")]
+    assert len(errors) == 1 and f"the API server at {server.base_url}" in errors[0], stderr
+    kept = [json.loads(line) for line in checkpoint.read_text().splitlines()]
+    assert len(kept) >= 3 and all(r["prediction"] == "B" and r["error"] is None for r in kept)

@@ -21,7 +21,6 @@ from typing import Any
 from vlmeval_core import distributed, failure, signals
 from vlmeval_core.datasets.prepare import dataset_path, prepare
 from vlmeval_core.datasets.tsv import Dataset, load_tsv
-from vlmeval_core.endpoint.runner import predict_endpoint
 from vlmeval_core.errors import RuntimeFailure
 from vlmeval_core.files import remove_leftover_temps
 from vlmeval_core.inference import predict_shard, read_checkpoints, shard_positions
@@ -127,8 +126,11 @@ def run(plan: Plan, node: NodeSettings, info: distributed.RankInfo) -> None:
         dataset = load_dataset(plan, node, info, i)
         dataset_dir = plan.run_dir / dataset.name
         positions = shard_positions(len(dataset), info)
-        predict = predict_shard if plan.endpoint is None else predict_endpoint
-        width = plan.model.batch_size if plan.endpoint is None else plan.endpoint.concurrency
+        predict, width = predict_shard, plan.model.batch_size
+        if plan.endpoint is not None:  # a server answers: requests in flight, not batches
+            from vlmeval_core.endpoint.runner import predict_endpoint
+
+            predict, width = predict_endpoint, plan.endpoint.concurrency
         stats = predict(
             dataset, dataset_dir, positions, info, model, width, plan.model.max_new_tokens
         )

@@ -225,3 +225,21 @@ def test_a_server_gone_mid_run_stops_it_with_exit_3_keeping_the_answers(tmp_path
     assert len(errors) == 1 and f"the API server at {server.base_url}" in errors[0], stderr
     kept = [json.loads(line) for line in checkpoint.read_text().splitlines()]
     assert len(kept) >= 3 and all(r["prediction"] == "B" and r["error"] is None for r in kept)
+
+
+@pytest.mark.parametrize(
+    ("variables", "sent"),
+    [
+        ({"OPENAI_API_KEY": "sk-openai"}, "Bearer sk-openai"),
+        ({"OPENAI_API_KEY": "sk-openai", "VLMEVAL_API_KEY": "sk-vlmeval"}, "Bearer sk-vlmeval"),
+        ({}, None),
+    ],
+)
+def test_the_key_comes_from_the_environment(monkeypatch, variables, sent):
+    for name in ("OPENAI_API_KEY", "VLMEVAL_API_KEY"):
+        monkeypatch.delenv(name, raising=False)
+    for name, value in variables.items():
+        monkeypatch.setenv(name, value)
+    with MisbehavingServer() as server:
+        EndpointClient(EndpointSpec(base_url=server.base_url), "m", policy=FAST).answer([], "q", 1)
+    assert server.completions()[0].headers.get("Authorization") == sent

@@ -13,6 +13,7 @@ import io
 import json
 import os
 import re
+import signal
 import socket
 import subprocess
 import sys
@@ -243,3 +244,33 @@ def test_the_key_comes_from_the_environment(monkeypatch, variables, sent):
     with MisbehavingServer() as server:
         EndpointClient(EndpointSpec(base_url=server.base_url), "m", policy=FAST).answer([], "q", 1)
     assert server.completions()[0].headers.get("Authorization") == sent
+
+
+def test_sigterm_stops_an_endpoint_run_and_ends_its_attempt(tmp_path):
+    with MisbehavingServer([Step(stall_s=0.3)] * 400) as server:
+        argv = [
+            *(VLMEVAL, "eval", "--api-base", server.base_url, "-m", "fake-vlm"),
+            *("-d", "ShapesMCQ", "--output", str(tmp_path / "out")),
+            *("--data-dir", str(tmp_path / "data"), "--run-name", "r", "--api-concurrency", "2"),
+        ]
+        env = {**os.environ, "HF_HUB_OFFLINE": "1"}
+        process = subprocess.Popen(argv, env=env, stderr=subprocess.PIPE, text=True)
+        run_dir = tmp_path / "out" / "fake-vlm" / "r"
+        checkpoint = run_dir / "ShapesMCQ" / ".shards" / "rank-0.jsonl"
+        deadline = time.monotonic() + 120
+        while not checkpoint.exists():
+            assert time.monotonic() < deadline and process.poll() is None, process.stderr.read()
+            time.sleep(0.05)
+        process.send_signal(signal.SIGTERM)
+        _, stderr = process.communicate(timeout=30)
+        assert process.returncode == 143, stderr
+        assert "stopped by SIGTERM" in stderr
+        (attempts_file,) = run_dir.glob("attempts.node-0.jsonl")
+        events = [json.loads(line) for line in attempts_file.read_text().splitlines()]
+        assert events[-1]["event"] == "end" and events[-1]["exit"] == 143
+
+        rerun = subprocess.run(
+            [*argv, "--limit", "2"], env=env, capture_output=True, text=True, timeout=120
+        )
+    assert rerun.returncode == 0, rerun.stderr
+    assert "taking over the run lock" not in rerun.stderr

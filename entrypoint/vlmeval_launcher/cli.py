@@ -245,6 +245,34 @@ Results go to <output>/<model>/<run-name>/; rerun with the same --run-name to re
     "<run-name>.replaced-<time>.",
 )
 @_option(
+    "--api-base",
+    default=None,
+    metavar="URL",
+    help="Evaluate the model -m served at this OpenAI-compatible base URL (…/v1) instead of "
+    "loading it; one process, no GPU. Key: OPENAI_API_KEY or VLMEVAL_API_KEY.",
+)
+@_option(
+    "--api-extra",
+    default=None,
+    metavar="JSON",
+    help="Fields added to every request, e.g. '{\"top_k\": 1}'.",
+)
+@_option(
+    "--api-concurrency",
+    type=int,
+    default=16,
+    show_default=True,
+    help="Requests in flight with --api-base.",
+)
+@_option(
+    "--api-timeout",
+    type=float,
+    default=120.0,
+    show_default=True,
+    metavar="SECONDS",
+    help="Time one request may take with --api-base before it is retried.",
+)
+@_option(
     "--dry-run",
     is_flag=True,
     default=False,
@@ -294,10 +322,12 @@ def eval_command(**flags: Any) -> None:
         click.echo(f"{PROG}: moved the previous run aside to {claim.moved_to}", err=True)
     ranks = f"{launch.nproc} rank{'s' if launch.nproc != 1 else ''}"
     where = "cpu" if plan.device == "cpu" else f"{len(launch.node.gpus)} GPU(s)"
+    how = f"{ranks} per node on {where}"
+    if plan.endpoint is not None:
+        how = f"{plan.endpoint.concurrency} requests in flight to {plan.endpoint.base_url}"
     click.echo(
         f"{PROG}: {'resuming' if claim.resuming else 'starting'} {plan.model.name} on "
-        f"{', '.join(d.name for d in plan.datasets)}: {ranks} per node on {where}; "
-        f"results in {plan.run_dir}",
+        f"{', '.join(d.name for d in plan.datasets)}: {how}; results in {plan.run_dir}",
         err=True,
     )
     click.echo(f"{PROG}: plan {launch.plan_path}; exec {shlex.join(argv)}", err=True)

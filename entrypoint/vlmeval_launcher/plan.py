@@ -20,9 +20,10 @@ from pathlib import Path
 
 from vlmeval_core.datasets.registry import DatasetRef, resolve_dataset
 from vlmeval_core.errors import UsageError
-from vlmeval_core.models.registry import resolve_model
+from vlmeval_core.models.registry import MODELS, resolve_model
+from vlmeval_core.names import find_name
 from vlmeval_core.node import NodeSettings
-from vlmeval_core.plan import DTYPES, SAFE_NAME, ModelSpec, Plan
+from vlmeval_core.plan import DTYPES, SAFE_NAME, EndpointSpec, ModelSpec, Plan
 from vlmeval_launcher import gpus as gpu_discovery
 
 DEVICE_CHOICES = ("auto", "cuda", "cpu")
@@ -57,6 +58,10 @@ class EvalRequest:
     rdzv_endpoint: str | None = None
     max_restarts: int = 0
     restart: bool = False
+    api_base: str | None = None
+    api_extra: str | None = None
+    api_concurrency: int = 16
+    api_timeout: float = 120.0
 
 
 @dataclass(frozen=True)
@@ -101,6 +106,8 @@ def resolve_launch(
     for ``--dry-run``; the run directory and plan.json are left to the caller.
     """
     _check_numbers(request)
+    if request.api_base is not None:
+        _check_endpoint_flags(request)
     nnodes, node_rank, endpoint = _check_nodes(request)
     run_name = request.run_name if request.run_name is not None else default_run_name()
     if not SAFE_NAME.match(run_name):
@@ -111,6 +118,8 @@ def resolve_launch(
     if request.dtype not in DTYPES:
         raise UsageError(f"--dtype {request.dtype!r}: choose one of {', '.join(DTYPES)}")
 
+    if request.api_base is not None:
+        return _endpoint_launch(request, run_name)
     resolved = resolve_model(request.model)
     datasets = _resolve_datasets(request.data)
 
@@ -146,6 +155,75 @@ def resolve_launch(
     Plan.from_dict(plan.to_dict(), origin="launcher plan")
     node = NodeSettings(str(data_dir), tuple(g.to_dict() for g in gpus))
     return Launch(plan, node, nproc, nnodes, node_rank, endpoint, request.max_restarts)
+
+
+_NOT_FOR_ENDPOINTS = {
+    "nproc": None,
+    "gpus_per_model": 1,
+    "dtype": "auto",
+    "revision": None,
+    "trust_remote_code": None,
+    "nnodes": 1,
+}
+"""Flags about loading a model here, with their defaults: an endpoint run takes none of them."""
+
+
+def _check_endpoint_flags(request: EvalRequest) -> None:
+    """With ``--api-base``: no flag about loading a model here, sane request settings."""
+    for field, default in _NOT_FOR_ENDPOINTS.items():
+        if getattr(request, field) != default:
+            flag = "--" + field.replace("_", "-")
+            raise UsageError(
+                f"{flag} is for models loaded here, not for --api-base (the server loads "
+                f"the model and decides how): leave {flag} out"
+            )
+    if request.api_concurrency < 1:
+        raise UsageError(
+            f"--api-concurrency is {request.api_concurrency}: it must be 1 or more "
+            "(requests in flight)"
+        )
+    if not request.api_timeout > 0:
+        raise UsageError(
+            f"--api-timeout is {request.api_timeout}: it must be a positive number of seconds"
+        )
+
+
+def _endpoint_launch(request: EvalRequest, run_name: str) -> Launch:
+    """One process, no GPU: the server at ``--api-base`` answers for model ``-m``."""
+    from vlmeval_core.endpoint import options
+
+    endpoint = EndpointSpec(
+        base_url=options.base_url(request.api_base or ""),
+        extra=options.extra_fields(request.api_extra),
+        concurrency=request.api_concurrency,
+        timeout_s=float(request.api_timeout),
+    )
+    datasets = _resolve_datasets(request.data)
+    output_dir = absolute_path(request.output)
+    data_dir = absolute_path(request.data_dir)
+    check_output_dir(output_dir)
+    check_data_dir(data_dir)
+    known = find_name(request.model, MODELS)
+    model = ModelSpec(
+        name=request.model,
+        source="api",
+        path=request.model,
+        batch_size=1,
+        max_new_tokens=request.max_new_tokens
+        or (MODELS[known].max_new_tokens if known else ModelSpec.max_new_tokens),
+    )
+    plan = Plan(
+        model=model,
+        datasets=datasets,
+        device="cpu",
+        output_dir=str(output_dir),
+        run_name=run_name,
+        limit=request.limit,
+        seed=request.seed,
+        endpoint=endpoint,
+    )
+    Plan.from_dict(plan.to_dict(), origin="launcher plan")
+    return Launch(plan, NodeSettings(str(data_dir), ()), nproc=1)
 
 
 def _check_numbers(request: EvalRequest) -> None:

@@ -24,6 +24,8 @@ from vlmeval_core.errors import RuntimeFailure
 from vlmeval_launcher.plan import Launch
 
 WORKER_MODULE = "vlmeval_core.worker"
+ENDPOINT_MODULE = "vlmeval_core.endpoint"
+"""An endpoint run's one process (``--api-base``): no torchrun, no ranks, no GPU."""
 
 
 TORCHRUN_MODULE = "vlmeval_core.torchrun"
@@ -48,7 +50,10 @@ def find_torchrun() -> list[str]:
 
 
 def build_argv(launch: Launch, torchrun: list[str]) -> list[str]:
-    """The exact torchrun argv that starts the ranks of ``launch``."""
+    """The exact torchrun argv that starts the ranks of ``launch`` (for an endpoint run,
+    the one process that sends the requests)."""
+    if launch.plan.endpoint is not None:
+        return [sys.executable, "-m", ENDPOINT_MODULE, str(launch.plan_path)]
     argv = [*torchrun, "--nproc-per-node", str(launch.nproc)]
     if launch.nnodes == 1:
         argv += ["--standalone", "--local-addr", LOOPBACK]

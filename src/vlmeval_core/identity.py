@@ -43,6 +43,8 @@ class ModelIdentity:
     content_sha256: str | None
     dtype: str
     trust_remote_code: bool
+    api_base: str | None = None
+    api_extra: dict[str, Any] | None = None
 
 
 @dataclass(frozen=True)
@@ -88,6 +90,19 @@ def run_identity(plan: Plan) -> RunIdentity:
 
 def model_identity(plan: Plan) -> ModelIdentity:
     spec = plan.model
+    if plan.endpoint is not None:  # the server's model: its name, where it is, what is asked
+        return ModelIdentity(
+            name=spec.name,
+            source=spec.source,
+            hub_id=None,
+            revision=None,
+            commit=None,
+            content_sha256=None,
+            dtype=spec.dtype,
+            trust_remote_code=spec.trust_remote_code,
+            api_base=plan.endpoint.base_url,
+            api_extra=plan.endpoint.extra,
+        )
     hub = spec.source == "hub"
     return ModelIdentity(
         name=spec.name,

@@ -6,6 +6,7 @@ secret: only names and versions are read from the environment.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import platform
 from importlib import metadata
@@ -83,12 +84,15 @@ def build_manifest(
     model_commit: str | None,
     datasets: dict[str, dict[str, Any]],
     wall_s: dict[str, float],
+    server_models: Any = None,
 ) -> dict[str, Any]:
     """The manifest of a finished run.
 
     ``identity`` holds the settings every prediction was made with (fixed by the
     run's first launch); ``attempts`` every launch with its own ranks, batch size
-    and limit, and its exit (null: killed outright, unknown). ``wall_s`` is this
+    and limit, and its exit (null: killed outright, unknown). An endpoint run adds
+    ``endpoint``: its base URL (never a key), extra fields, concurrency, timeout and
+    the server's ``/models`` answer (``server_models``). ``wall_s`` is this
     attempt's; ``wall_s.all_attempts`` sums node 0's attempts whose end is known.
     """
     run_dir = plan.run_dir
@@ -112,6 +116,9 @@ def build_manifest(
             "revision": plan.model.revision,
             "resolved_commit": model_commit,
         },
+        "endpoint": None
+        if plan.endpoint is None
+        else {**dataclasses.asdict(plan.endpoint), "models": server_models},
         "datasets": datasets,
         "device": plan.device,
         "world_size": world_size,

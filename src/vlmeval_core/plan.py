@@ -11,7 +11,11 @@ what it reads. Torch-free. Version 1::
      "model": {"name", "source": "bundled|hub|local", "path", "revision", "dtype",
                "trust_remote_code", "batch_size", "max_new_tokens", "gpus_per_model"},
      "datasets": [{"name", "path", "kind"}],
-     "device": "cuda|cpu", "output_dir", "run_name", "limit", "seed"}
+     "device": "cuda|cpu", "output_dir", "run_name", "limit", "seed",
+     "endpoint": null | {"base_url", "extra", "concurrency", "timeout_s"}}
+
+An endpoint run (``source: "api"``) names the model as the server knows it in
+``model.name`` and ``model.path``; the API key is never part of the plan.
 
 ``output_dir`` is the volume's root; results go to :attr:`Plan.run_dir`,
 ``<output_dir>/<model slug>/<run_name>``.
@@ -57,7 +61,7 @@ class ModelSpec:
     """Which model to build and how to generate with it."""
 
     name: NonEmpty
-    source: Literal["bundled", "hub", "local"]
+    source: Literal["bundled", "hub", "local", "api"]
     path: NonEmpty
     revision: str | None = None
     dtype: Dtype = "auto"
@@ -65,6 +69,16 @@ class ModelSpec:
     batch_size: Positive = 8
     max_new_tokens: Positive = 32
     gpus_per_model: Positive = 1
+
+
+@dataclass(frozen=True, config=STRICT)
+class EndpointSpec:
+    """An OpenAI-compatible server that answers instead of a loaded model (``--api-base``)."""
+
+    base_url: NonEmpty
+    extra: dict[str, Any] = Field(default_factory=dict)
+    concurrency: Positive = 16
+    timeout_s: Annotated[float, Field(gt=0)] = 120.0
 
 
 @dataclass(frozen=True, config=STRICT)
@@ -78,12 +92,15 @@ class Plan:
     run_name: SafeName
     limit: Positive | None = None
     seed: int = 0
+    endpoint: EndpointSpec | None = None
     schema: Literal[1] = SCHEMA_VERSION
 
     def __post_init__(self) -> None:
         names = [d.name for d in self.datasets]
         if len(set(names)) != len(names):
             raise ValueError(f"dataset names repeat: {names}")
+        if (self.model.source == "api") != (self.endpoint is not None):
+            raise ValueError('model.source is "api" exactly when an endpoint is given')
 
     @property
     def run_dir(self) -> Path:

@@ -20,6 +20,7 @@ watchdog's polling covers the rest.
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import os
 import select
@@ -56,6 +57,12 @@ def stop(signum: int) -> NoReturn:
             "finished items are checkpointed; rerun with the same --run-name to resume",
             file=sys.stderr,
         )
+        from vlmeval_core import attempts
+
+        # A process that holds the run lock (an endpoint run) ends its attempt; should that
+        # fail, its end stays unknown and the kernel drops the lock all the same.
+        with contextlib.suppress(OSError):
+            attempts.conclude(128 + signum)
     sys.stdout.flush()
     sys.stderr.flush()
     os._exit(128 + signum)

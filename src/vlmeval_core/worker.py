@@ -44,7 +44,16 @@ class LazyModel:
     def commit(self) -> str | None:
         return getattr(self._model, "commit", None)
 
+    @property
+    def server_models(self) -> Any:
+        """An endpoint's ``/models`` answer (None: not asked, or none given)."""
+        return getattr(self._model, "server_models", None)
+
     def __call__(self) -> Any:
+        if self._model is None and self._plan.endpoint is not None:
+            from vlmeval_core.endpoint.client import EndpointClient
+
+            self._model = EndpointClient(self._plan.endpoint, self._plan.model.path)
         if self._model is None:
             from transformers.utils import logging as hf_logging
 
@@ -117,14 +126,13 @@ def run(plan: Plan, node: NodeSettings, info: distributed.RankInfo) -> None:
         dataset = load_dataset(plan, node, info, i)
         dataset_dir = plan.run_dir / dataset.name
         positions = shard_positions(len(dataset), info)
-        stats = predict_shard(
-            dataset,
-            dataset_dir,
-            positions,
-            info,
-            model,
-            plan.model.batch_size,
-            plan.model.max_new_tokens,
+        predict, width = predict_shard, plan.model.batch_size
+        if plan.endpoint is not None:  # a server answers: requests in flight, not batches
+            from vlmeval_core.endpoint.runner import predict_endpoint
+
+            predict, width = predict_endpoint, plan.endpoint.concurrency
+        stats = predict(
+            dataset, dataset_dir, positions, info, model, width, plan.model.max_new_tokens
         )
         log(
             info,
@@ -154,7 +162,9 @@ def run(plan: Plan, node: NodeSettings, info: distributed.RankInfo) -> None:
         wall["total"] = round(time.perf_counter() - started, 3)
         write_manifest(
             plan.run_dir,
-            build_manifest(plan, node, info.world_size, model.commit, data_info, wall),
+            build_manifest(
+                plan, node, info.world_size, model.commit, data_info, wall, model.server_models
+            ),
         )
         log(info, f"results in {plan.run_dir}")
 

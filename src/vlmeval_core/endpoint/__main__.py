@@ -1,0 +1,13 @@
+"""``python -m vlmeval_core.endpoint PLAN.json``: the one process of an endpoint run.
+
+What ``vlmeval eval --api-base`` execs instead of torchrun: the worker as rank 0
+of 1 (no process group, no GPU), which prints its own one error line; then, as
+torchrun's wrapper does, it ends the launch's attempt (exit code, run lock) and
+leaves without waiting for requests still in flight.
+"""
+
+from vlmeval_core import attempts, worker
+from vlmeval_core.torchrun import exit_now
+
+if __name__ == "__main__":
+    exit_now(attempts.conclude(worker.main()))

@@ -1,0 +1,276 @@
+"""The endpoint backend's faults, against a local server that misbehaves on cue.
+
+Connection errors, timeouts, 429 (at least its Retry-After apart) and 5xx are
+retried with backoff; any other 4xx and a malformed answer fail that item with
+the server's words; a server that cannot be reached stops the run, exit 3,
+within 60 s, with one line naming the URL.
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+import json
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from PIL import Image
+
+from misbehaving_server import MisbehavingServer, Step
+from vlmeval_core.endpoint.client import EndpointClient, ItemFailed, RetryPolicy
+from vlmeval_core.errors import RuntimeFailure
+from vlmeval_core.plan import EndpointSpec
+
+VLMEVAL = str(Path(sys.executable).parent / "vlmeval")
+FAST = RetryPolicy(attempts=3, base_s=0.05, cap_s=0.1)
+IMAGE = Image.new("RGB", (8, 6), (200, 10, 30))
+
+
+def client(server: MisbehavingServer, timeout_s: float = 5.0, **extra) -> EndpointClient:
+    spec = EndpointSpec(base_url=server.base_url, extra=extra, timeout_s=timeout_s)
+    return EndpointClient(spec, "fake-vlm", policy=FAST, key="sk-test-key")
+
+
+def json_body(payload: object) -> bytes:
+    return json.dumps(payload).encode()
+
+
+def test_a_request_carries_the_image_as_png_data_url_greedy_settings_extra_fields_and_key():
+    with MisbehavingServer(answer="  B \n") as server:
+        answer = client(server, top_k=1).answer([IMAGE], "Which colour?", 8)
+    assert answer == "B"
+    (seen,) = server.completions()
+    body = seen.body
+    assert body["model"] == "fake-vlm"
+    assert body["temperature"] == 0 and body["max_tokens"] == 8 and body["top_k"] == 1
+    (message,) = body["messages"]
+    image_part, text_part = message["content"]
+    assert text_part == {"type": "text", "text": "Which colour?"}
+    url = image_part["image_url"]["url"]
+    assert url.startswith("data:image/png;base64,")
+    sent = Image.open(io.BytesIO(base64.b64decode(url.split(",", 1)[1])))
+    assert sent.tobytes() == IMAGE.tobytes(), "lossless: the very pixels"
+    assert seen.headers["Authorization"] == "Bearer sk-test-key"
+
+
+def test_the_servers_models_answer_is_kept_for_the_manifest():
+    with MisbehavingServer() as server:
+        assert client(server).server_models["data"][0]["id"] == "fake-vlm"
+
+
+def test_429_is_retried_no_sooner_than_its_retry_after():
+    limited = Step(429, json_body({"error": {"message": "slow down"}}), {"Retry-After": "1"})
+    with MisbehavingServer([limited], answer="C") as server:
+        assert client(server).answer([IMAGE], "q", 4) == "C"
+    first, second = server.completions()
+    assert second.at - first.at >= 1.0
+
+
+def test_5xx_is_retried_until_it_clears():
+    failing = Step(500, json_body({"error": {"message": "boom"}}))
+    with MisbehavingServer([failing, Step(503, b"busy")], answer="D") as server:
+        assert client(server).answer([IMAGE], "q", 4) == "D"
+    assert len(server.completions()) == 3
+
+
+def test_a_5xx_that_never_clears_fails_the_item_with_the_servers_message():
+    script = [Step(500, json_body({"error": {"message": "model crashed"}}))] * 3
+    with MisbehavingServer(script) as server, pytest.raises(ItemFailed, match="model crashed"):
+        client(server).answer([IMAGE], "q", 4)
+    assert len(server.completions()) == FAST.attempts
+
+
+def test_another_4xx_fails_the_item_at_once_with_the_servers_message():
+    refused = Step(400, json_body({"error": {"message": "image too large for this model"}}))
+    with (
+        MisbehavingServer([refused]) as server,
+        pytest.raises(ItemFailed, match="HTTP 400: image too large for this model"),
+    ):
+        client(server).answer([IMAGE], "q", 4)
+    assert len(server.completions()) == 1, "a 4xx other than 429 is not retried"
+
+
+def test_malformed_json_fails_the_item_naming_what_came_back():
+    with (
+        MisbehavingServer([Step(200, b"{not json")]) as server,
+        pytest.raises(ItemFailed, match=re.escape("not JSON: '{not json'")),
+    ):
+        client(server).answer([IMAGE], "q", 4)
+
+
+def test_an_answer_without_a_message_fails_the_item():
+    with (
+        MisbehavingServer([Step(200, json_body({"choices": []}))]) as server,
+        pytest.raises(ItemFailed, match=r"no choices\[0\]\.message\.content"),
+    ):
+        client(server).answer([IMAGE], "q", 4)
+
+
+def test_a_dropped_connection_is_retried():
+    with MisbehavingServer([Step(drop=True)], answer="A") as server:
+        assert client(server).answer([IMAGE], "q", 4) == "A"
+    assert len(server.completions()) == 2
+
+
+def test_a_stall_longer_than_the_timeout_is_cut_and_retried():
+    with MisbehavingServer([Step(stall_s=3.0)], answer="B") as server:
+        assert client(server, timeout_s=0.5).answer([IMAGE], "q", 4) == "B"
+    assert len(server.completions()) == 2
+
+
+def test_a_server_that_always_stalls_fails_the_item_naming_the_timeout():
+    script = [Step(stall_s=2.0)] * 3
+    with (
+        MisbehavingServer(script) as server,
+        pytest.raises(ItemFailed, match=r"no answer within 0.5 s \(--api-timeout\)"),
+    ):
+        client(server, timeout_s=0.5).answer([IMAGE], "q", 4)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def test_a_client_for_a_closed_port_stops_the_run_naming_the_url():
+    url = f"http://127.0.0.1:{free_port()}/v1"
+    with pytest.raises(RuntimeFailure, match=f"the API server at {url}/models cannot be reached"):
+        EndpointClient(EndpointSpec(base_url=url), "m", policy=FAST)
+
+
+def vlmeval_eval(tmp_path: Path, base_url: str, *args: str, **env: str):
+    return subprocess.run(
+        [
+            *(VLMEVAL, "eval", "--api-base", base_url, "-m", "fake-vlm", "-d", "ShapesMCQ"),
+            *("--output", str(tmp_path / "out"), "--data-dir", str(tmp_path / "data")),
+            *("--run-name", "r", *args),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**os.environ, "HF_HUB_OFFLINE": "1", **env},
+    )
+
+
+def test_an_unreachable_server_stops_the_run_within_60_s_with_exit_3_and_one_line(tmp_path):
+    url = f"http://127.0.0.1:{free_port()}/v1"
+    started = time.monotonic()
+    done = vlmeval_eval(tmp_path, url, "--limit", "4")
+    took = time.monotonic() - started
+    assert done.returncode == 3, done.stderr
+    assert took < 60
+    errors = [line for line in done.stderr.splitlines() if line.startswith("vlmeval: error:")]
+    assert len(errors) == 1 and url in errors[0], done.stderr
+    assert "Traceback" not in done.stderr
+
+
+def test_a_run_through_faults_finishes_and_records_the_refused_item(tmp_path):
+    script = [
+        Step(429, b"{}", {"Retry-After": "0"}),
+        Step(500, b"oops"),
+        Step(drop=True),
+        Step(400, json_body({"error": {"message": "unsupported image"}})),
+    ]
+    with MisbehavingServer(script, answer="A") as server:
+        done = vlmeval_eval(tmp_path, server.base_url, "--limit", "6", "--api-concurrency", "1")
+    assert done.returncode == 0, done.stderr
+    run_dir = tmp_path / "out" / "fake-vlm" / "r"
+    records = [
+        json.loads(x)
+        for x in (run_dir / "ShapesMCQ/predictions.jsonl").read_text().split("\n")
+        if x
+    ]
+    assert len(records) == 6
+    refused = [r for r in records if r["error"]]
+    assert len(refused) == 1 and "HTTP 400: unsupported image" in refused[0]["error"]
+    assert all(r["prediction"] == "A" for r in records if not r["error"])
+    manifest = json.loads((run_dir / "manifest.json").read_text())
+    assert manifest["endpoint"]["base_url"] == server.base_url
+    assert manifest["endpoint"]["models"]["data"][0]["id"] == "fake-vlm"
+    assert manifest["model"]["name"] == "fake-vlm" and manifest["model"]["source"] == "api"
+
+
+def test_a_server_gone_mid_run_stops_it_with_exit_3_keeping_the_answers(tmp_path):
+    with MisbehavingServer(answer="B") as server:
+        process = subprocess.Popen(
+            [
+                *(VLMEVAL, "eval", "--api-base", server.base_url, "-m", "fake-vlm"),
+                *("-d", "ShapesMCQ", "--output", str(tmp_path / "out")),
+                *("--data-dir", str(tmp_path / "data"), "--run-name", "r"),
+                *("--limit", "200", "--api-concurrency", "1"),
+            ],
+            env={**os.environ, "HF_HUB_OFFLINE": "1"},
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        checkpoint = tmp_path / "out" / "fake-vlm" / "r" / "ShapesMCQ" / ".shards" / "rank-0.jsonl"
+        deadline = time.monotonic() + 120
+        while not (checkpoint.exists() and checkpoint.read_bytes().count(b"\n") >= 3):
+            assert time.monotonic() < deadline and process.poll() is None, process.stderr.read()
+            time.sleep(0.05)
+        server.go_away()
+        stopped = time.monotonic()
+        _, stderr = process.communicate(timeout=120)
+    assert process.returncode == 3, stderr
+    assert time.monotonic() - stopped < 60
+    errors = [line for line in stderr.splitlines() if line.startswith("vlmeval: error:")]
+    assert len(errors) == 1 and f"the API server at {server.base_url}" in errors[0], stderr
+    kept = [json.loads(line) for line in checkpoint.read_text().splitlines()]
+    assert len(kept) >= 3 and all(r["prediction"] == "B" and r["error"] is None for r in kept)
+
+
+@pytest.mark.parametrize(
+    ("variables", "sent"),
+    [
+        ({"OPENAI_API_KEY": "sk-openai"}, "Bearer sk-openai"),
+        ({"OPENAI_API_KEY": "sk-openai", "VLMEVAL_API_KEY": "sk-vlmeval"}, "Bearer sk-vlmeval"),
+        ({}, None),
+    ],
+)
+def test_the_key_comes_from_the_environment(monkeypatch, variables, sent):
+    for name in ("OPENAI_API_KEY", "VLMEVAL_API_KEY"):
+        monkeypatch.delenv(name, raising=False)
+    for name, value in variables.items():
+        monkeypatch.setenv(name, value)
+    with MisbehavingServer() as server:
+        EndpointClient(EndpointSpec(base_url=server.base_url), "m", policy=FAST).answer([], "q", 1)
+    assert server.completions()[0].headers.get("Authorization") == sent
+
+
+def test_sigterm_stops_an_endpoint_run_and_ends_its_attempt(tmp_path):
+    with MisbehavingServer([Step(stall_s=0.3)] * 400) as server:
+        argv = [
+            *(VLMEVAL, "eval", "--api-base", server.base_url, "-m", "fake-vlm"),
+            *("-d", "ShapesMCQ", "--output", str(tmp_path / "out")),
+            *("--data-dir", str(tmp_path / "data"), "--run-name", "r", "--api-concurrency", "2"),
+        ]
+        env = {**os.environ, "HF_HUB_OFFLINE": "1"}
+        process = subprocess.Popen(argv, env=env, stderr=subprocess.PIPE, text=True)
+        run_dir = tmp_path / "out" / "fake-vlm" / "r"
+        checkpoint = run_dir / "ShapesMCQ" / ".shards" / "rank-0.jsonl"
+        deadline = time.monotonic() + 120
+        while not checkpoint.exists():
+            assert time.monotonic() < deadline and process.poll() is None, process.stderr.read()
+            time.sleep(0.05)
+        process.send_signal(signal.SIGTERM)
+        _, stderr = process.communicate(timeout=30)
+        assert process.returncode == 143, stderr
+        assert "stopped by SIGTERM" in stderr
+        (attempts_file,) = run_dir.glob("attempts.node-0.jsonl")
+        events = [json.loads(line) for line in attempts_file.read_text().splitlines()]
+        assert events[-1]["event"] == "end" and events[-1]["exit"] == 143
+
+        rerun = subprocess.run(
+            [*argv, "--limit", "2"], env=env, capture_output=True, text=True, timeout=120
+        )
+    assert rerun.returncode == 0, rerun.stderr
+    assert "taking over the run lock" not in rerun.stderr

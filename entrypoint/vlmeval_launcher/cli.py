@@ -245,6 +245,13 @@ Results go to <output>/<model>/<run-name>/; rerun with the same --run-name to re
     "<run-name>.replaced-<time>.",
 )
 @_option(
+    "--quiet",
+    "-q",
+    is_flag=True,
+    default=False,
+    help="Print no summary table on stdout at the end (scripts read summary.json).",
+)
+@_option(
     "--dry-run",
     is_flag=True,
     default=False,
@@ -256,6 +263,7 @@ def eval_command(**flags: Any) -> None:
     from vlmeval_core import attempts
     from vlmeval_core.identity import run_identity
     from vlmeval_core.node import ENV_VARIABLE as NODE_VARIABLE
+    from vlmeval_core.run_summary import QUIET_VARIABLE
     from vlmeval_launcher.claim import check_identity, claim_run
     from vlmeval_launcher.plan import EvalRequest, resolve_launch
     from vlmeval_launcher.torchrun import (
@@ -266,6 +274,7 @@ def eval_command(**flags: Any) -> None:
     )
 
     dry_run = flags.pop("dry_run")
+    quiet = flags.pop("quiet")
     flags["device"] = flags["device"].lower()
     request = EvalRequest(**flags)
     launch = resolve_launch(request)
@@ -305,6 +314,7 @@ def eval_command(**flags: Any) -> None:
         **launch_environment(launch),
         **launch.node.to_env(),
         **attempts.handover(plan.run_dir, claim.attempt, claim.lock),
+        QUIET_VARIABLE: "1" if quiet else "0",
     }
     try:
         exec_torchrun(argv, handed)
@@ -352,8 +362,14 @@ def score_command(predictions: Path, data: str, output: Path | None, data_dir: s
     scores = scored.scores
     click.echo(
         f"{scored.dataset}: {scores['metric']} {scores['overall']:.4f} on {scores['n']} items "
-        f"({scores['unparsed']} unparsed); results in {scored.directory}"
+        f"({scores['unparsed']} unparsed{_item_errors(scores)}); results in {scored.directory}"
     )
+
+
+def _item_errors(scores: dict[str, Any]) -> str:
+    """', N item errors' when items failed before an answer (they are not 'unparsed')."""
+    errors = scores.get("errors") or 0
+    return f", {_count(errors, 'item error')}" if errors else ""
 
 
 @main.command("gpus")

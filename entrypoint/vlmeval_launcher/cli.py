@@ -174,7 +174,8 @@ Results go to <output>/<model>/<run-name>/; rerun with the same --run-name to re
     type=click.Choice(["auto", "cuda", "cpu"], case_sensitive=False),
     default="auto",
     show_default=True,
-    help="auto means cuda, and fails without a visible GPU; cpu runs with gloo.",
+    help="auto: cuda when a GPU is visible; on a host without one, the CPU for a small "
+    "local model (tiny-vlm), else an error. cpu runs with gloo.",
 )
 @_option(
     "--batch-size",

@@ -266,6 +266,7 @@ def eval_command(**flags: Any) -> None:
     from vlmeval_core.node import ENV_VARIABLE as NODE_VARIABLE
     from vlmeval_core.run_summary import QUIET_VARIABLE
     from vlmeval_launcher.claim import check_identity, claim_run
+    from vlmeval_launcher.hub_reach import check_hub
     from vlmeval_launcher.plan import EvalRequest, resolve_launch
     from vlmeval_launcher.torchrun import (
         build_argv,
@@ -293,6 +294,9 @@ def eval_command(**flags: Any) -> None:
             err=True,
         )
         return
+    hub = check_hub(plan.model)
+    if hub.note is not None:
+        click.echo(f"{PROG}: note: {hub.note}", err=True)
     claim = claim_run(launch, identity, restart=request.restart)
     if claim.lock.abandoned_by is not None:
         click.echo(
@@ -316,6 +320,7 @@ def eval_command(**flags: Any) -> None:
         **launch.node.to_env(),
         **attempts.handover(plan.run_dir, claim.attempt, claim.lock),
         QUIET_VARIABLE: "1" if quiet else "0",
+        **hub.environment,
     }
     try:
         exec_torchrun(argv, handed)

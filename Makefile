@@ -20,12 +20,18 @@ COMPOSE = $$($(BIN)/python -c 'import compose, pathlib; print(pathlib.Path(compo
 .PHONY: install test test-parity test-gpu gpu-check gpu-wheels test-container lint demo \
 	demo-local image lock bench train-tiny-vlm
 
+# pip shows its progress; the last line says where vlmeval is and how to put it on PATH.
 install: $(BIN)/vlmeval
+	@echo "make install: done. vlmeval is $(BIN)/vlmeval (venv $$(du -sh $(VENV)/ | cut -f1));" \
+		"put it on PATH in this shell with:  . $(VENV)/bin/activate"
 
 $(BIN)/vlmeval: pyproject.toml
+	@echo "make install: [1/3] a venv in $(VENV) with $(PYTHON)"
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet $(TORCH_PINS)
-	$(BIN)/pip install --quiet -e '.[test]'
+	@echo "make install: [2/3] $(TORCH_PINS) (about 5 GB installed, most of it CUDA libraries)"
+	$(BIN)/pip install --progress-bar on $(TORCH_PINS)
+	@echo "make install: [3/3] this project, transformers and the test tools"
+	$(BIN)/pip install --progress-bar on -e '.[test]'
 	touch $@
 
 test: install

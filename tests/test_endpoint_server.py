@@ -104,6 +104,7 @@ def test_the_endpoint_answers_as_the_in_process_model_and_scores_at_least_0_9(
     scores = json.loads((run_dir / dataset / "scores.json").read_text())
     assert scores["n"] == LIMIT and scores["errors"] == 0
     assert scores["overall"] >= 0.9
+    assert f"| {dataset} |" in done.stdout and done.stdout.endswith(f"results in {run_dir}\n")
 
     in_process = make_plan(tmp_path, [dataset], limit=LIMIT, run_name="local")
     local = run_worker(in_process)

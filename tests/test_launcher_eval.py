@@ -19,7 +19,7 @@ import fake_nvml
 from fake_nvml import gpu_uuid, gpus, mig_gpu
 from vlmeval_core.plan import load_plan
 from vlmeval_launcher.cli import main
-from vlmeval_launcher.gpus import NO_GPU_MESSAGE
+from vlmeval_launcher.gpus import no_gpu_message
 from vlmeval_launcher.plan import EvalRequest, resolve_launch, split_data
 from vlmeval_launcher.torchrun import find_torchrun, launch_environment, usable_cpus
 
@@ -134,9 +134,8 @@ def dry_run_with_node(*args: str) -> tuple[dict, list[str], dict]:
             "--gpus-per-model 2 cannot span MIG devices (a CUDA process uses one MIG device): "
             "use --gpus-per-model 1, or whole GPUs",
         ),
-        (None, {}, [], NO_GPU_MESSAGE),
-        (None, {}, ["--device", "cuda"], NO_GPU_MESSAGE),
-        ([], {}, ["--device", "auto"], NO_GPU_MESSAGE),
+        (None, {}, ["--device", "cuda"], no_gpu_message()),
+        ([], {}, ["--device", "cuda"], no_gpu_message()),
         (
             gpus(2),
             {"CUDA_VISIBLE_DEVICES": ""},

@@ -16,7 +16,7 @@ import fake_nvml
 from fake_nvml import gpu_uuid, gpus, mig_gpu, mig_uuid
 from vlmeval_core.errors import RuntimeFailure, UsageError
 from vlmeval_launcher.cli import main
-from vlmeval_launcher.gpus import NO_GPU_MESSAGE, discover, format_cuda_version
+from vlmeval_launcher.gpus import discover, format_cuda_version, no_gpu_message
 
 
 @pytest.fixture(autouse=True)
@@ -55,7 +55,7 @@ def test_zero_gpus_is_the_no_gpu_error(monkeypatch):
     assert inventory.gpus == () and inventory.unavailable is None
     with pytest.raises(UsageError) as caught:
         inventory.require()
-    assert str(caught.value) == NO_GPU_MESSAGE and caught.value.exit_code == 2
+    assert str(caught.value) == no_gpu_message() and caught.value.exit_code == 2
 
 
 def test_a_missing_nvml_library_is_the_no_gpu_error(monkeypatch):
@@ -63,13 +63,13 @@ def test_a_missing_nvml_library_is_the_no_gpu_error(monkeypatch):
     inventory = discover()
     assert inventory.gpus == ()
     assert inventory.unavailable == "NVML Shared Library Not Found"
-    with pytest.raises(UsageError, match=f"^{re.escape(NO_GPU_MESSAGE)}$"):
+    with pytest.raises(UsageError, match=f"^{re.escape(no_gpu_message())}$"):
         inventory.require()
 
 
 def test_a_driver_that_is_not_loaded_is_the_no_gpu_error(monkeypatch):
     fake_nvml.install(monkeypatch, gpus(2), init_error="DriverNotLoaded")
-    with pytest.raises(UsageError, match=f"^{re.escape(NO_GPU_MESSAGE)}$"):
+    with pytest.raises(UsageError, match=f"^{re.escape(no_gpu_message())}$"):
         discover().require()
 
 
@@ -211,7 +211,7 @@ def test_gpus_without_a_gpu_says_so_and_exits_2(monkeypatch, devices):
     fake_nvml.install(monkeypatch, devices)
     table = gpus_command()
     assert (table.exit_code, table.stdout) == (2, "")
-    assert table.stderr.splitlines() == [f"vlmeval: error: {NO_GPU_MESSAGE}"]
+    assert table.stderr.splitlines() == [f"vlmeval: error: {no_gpu_message()}"]
     as_json = gpus_command("--json")
     assert (as_json.exit_code, json.loads(as_json.stdout)) == (2, [])
 

@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 import fake_nvml
+from vlmeval_launcher.gpus import no_gpu_message
 
 VLMEVAL = str(Path(sys.executable).parent / "vlmeval")
 PROBE = """
@@ -85,11 +86,14 @@ def test_the_console_script_reports_its_version():
 
 
 def test_the_console_script_fails_with_one_line_and_exit_2_without_a_gpu(tmp_path):
-    done = run_script("eval", "-m", "tiny-vlm", "-d", "ShapesMCQ", "--output", str(tmp_path))
+    done = run_script(
+        "eval", "-m", "Qwen2-VL-7B-Instruct", "-d", "ShapesMCQ", "--output", str(tmp_path)
+    )
     assert done.returncode == 2
     assert done.stderr == (
-        "vlmeval: error: no NVIDIA GPU is visible in this container: start it with --gpus all "
-        "(NVIDIA Container Toolkit), or pass --device cpu\n"
+        f"vlmeval: error: {no_gpu_message()}; --device auto runs only small local models such "
+        "as tiny-vlm on the CPU; pass --device cpu to run Qwen2-VL-7B-Instruct there anyway "
+        "(slow)\n"
     )
     assert done.stdout == ""
 

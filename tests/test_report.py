@@ -86,7 +86,8 @@ def test_write_dataset_results_files_read_back(tmp_path: Path) -> None:
 
     scores = json.loads((out / "scores.json").read_text(encoding="utf-8"))
     assert scores == result.scores
-    assert scores["overall"] == pytest.approx(1 / 3) and scores["unparsed"] == 2
+    assert scores["overall"] == pytest.approx(1 / 3)
+    assert (scores["unparsed"], scores["errors"]) == (1, 1)  # counted apart
 
     sheet = pd.read_excel(out / f"{STEM}.xlsx")
     assert list(sheet.columns) == [
@@ -169,9 +170,16 @@ def test_write_summary(tmp_path: Path) -> None:
             "overall": 2 / 3,
             "n": 3,
             "unparsed": 1,
+            "errors": 0,
             "by_split": {},
         },
-        "ShapesVQA": {"metric": "exact_match", "overall": 0.125, "n": 8, "unparsed": 0},
+        "ShapesVQA": {
+            "metric": "exact_match",
+            "overall": 0.125,
+            "n": 8,
+            "unparsed": 0,
+            "errors": 2,
+        },
     }
     write_summary(tmp_path, MODEL, "run-1", scores)
     summary = json.loads((tmp_path / "summary.json").read_text(encoding="utf-8"))
@@ -179,16 +187,28 @@ def test_write_summary(tmp_path: Path) -> None:
         "model": MODEL,
         "run": "run-1",
         "datasets": {
-            "ShapesMCQ": {"metric": "accuracy", "overall": 2 / 3, "n": 3, "unparsed": 1},
-            "ShapesVQA": {"metric": "exact_match", "overall": 0.125, "n": 8, "unparsed": 0},
+            "ShapesMCQ": {
+                "metric": "accuracy",
+                "overall": 2 / 3,
+                "n": 3,
+                "unparsed": 1,
+                "errors": 0,
+            },
+            "ShapesVQA": {
+                "metric": "exact_match",
+                "overall": 0.125,
+                "n": 8,
+                "unparsed": 0,
+                "errors": 2,
+            },
         },
     }
     markdown = (tmp_path / "summary.md").read_text(encoding="utf-8")
     lines = markdown.splitlines()
     assert lines[0] == f"# {MODEL} — run-1"
-    assert "| dataset | metric | score | n | unparsed |" in lines
-    assert "| ShapesMCQ | accuracy | 66.7% | 3 | 1 |" in lines
-    assert "| ShapesVQA | exact_match | 12.5% | 8 | 0 |" in lines
+    assert "| dataset | metric | score | n | unparsed | errors |" in lines
+    assert "| ShapesMCQ | accuracy | 66.7% | 3 | 1 | 0 |" in lines
+    assert "| ShapesVQA | exact_match | 12.5% | 8 | 0 | 2 |" in lines
 
 
 @pytest.mark.parametrize(

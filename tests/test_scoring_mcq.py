@@ -45,7 +45,7 @@ def test_scores_are_hand_computed() -> None:
     assert scores["metric"] == "accuracy"
     assert scores["overall"] == pytest.approx(2 / 6)
     assert scores["n"] == 6
-    assert scores["unparsed"] == 3
+    assert scores["unparsed"] == 2
     assert scores["errors"] == 1
     assert scores["by_category"] == {"color": 0.5, "count": 0.0, "shape": 0.5}
     assert scores["by_split"] == pytest.approx({"dev": 2 / 3, "test": 0.0})
@@ -60,7 +60,7 @@ def test_an_error_item_counts_as_wrong_even_with_a_right_prediction() -> None:
     failed = frame.assign(error=["timeout"])
     result = score("mcq", failed)
     assert result.scores["overall"] == 0.0
-    assert result.scores["unparsed"] == 1
+    assert (result.scores["unparsed"], result.scores["errors"]) == (0, 1)
     assert result.items["parsed"].tolist() == [None]
     # a blank error is no error
     assert score("mcq", frame.assign(error=[""])).scores["overall"] == 1.0

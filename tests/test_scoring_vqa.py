@@ -88,7 +88,7 @@ def test_scores_are_hand_computed() -> None:
     assert scores["metric"] == "exact_match"
     assert scores["overall"] == pytest.approx(3 / 7)
     assert scores["n"] == 7
-    assert scores["unparsed"] == 2  # the empty prediction and the error item
+    assert scores["unparsed"] == 1  # the empty prediction; the error item is an error
     assert scores["errors"] == 1
     assert scores["by_category"] == {"animal": 0.0, "color": 0.5, "count": 0.5, "shape": 0.5}
     assert scores["by_split"] == {}  # no split column

@@ -41,7 +41,7 @@ def test_scores_are_hand_computed() -> None:
     assert scores["metric"] == "accuracy"
     assert scores["overall"] == pytest.approx(2 / 7)
     assert scores["n"] == 7
-    assert scores["unparsed"] == 3  # items 3, 6 and the error item 7
+    assert scores["unparsed"] == 2  # items 3 and 6; the error item 7 is an error
     assert scores["errors"] == 1
     assert scores["by_category"] == {"count": 0.0, "exist": 0.5}
     assert scores["by_split"] == pytest.approx({"a": 2 / 3, "b": 0.0})

@@ -174,7 +174,8 @@ Results go to <output>/<model>/<run-name>/; rerun with the same --run-name to re
     type=click.Choice(["auto", "cuda", "cpu"], case_sensitive=False),
     default="auto",
     show_default=True,
-    help="auto means cuda, and fails without a visible GPU; cpu runs with gloo.",
+    help="auto: cuda when a GPU is visible; on a host without one, the CPU for a small "
+    "local model (tiny-vlm), else an error. cpu runs with gloo.",
 )
 @_option(
     "--batch-size",
@@ -273,6 +274,13 @@ Results go to <output>/<model>/<run-name>/; rerun with the same --run-name to re
     help="Time one request may take with --api-base before it is retried.",
 )
 @_option(
+    "--quiet",
+    "-q",
+    is_flag=True,
+    default=False,
+    help="Print no summary table on stdout at the end (scripts read summary.json).",
+)
+@_option(
     "--dry-run",
     is_flag=True,
     default=False,
@@ -284,7 +292,9 @@ def eval_command(**flags: Any) -> None:
     from vlmeval_core import attempts
     from vlmeval_core.identity import run_identity
     from vlmeval_core.node import ENV_VARIABLE as NODE_VARIABLE
+    from vlmeval_core.run_summary import QUIET_VARIABLE
     from vlmeval_launcher.claim import check_identity, claim_run
+    from vlmeval_launcher.hub_reach import check_hub
     from vlmeval_launcher.plan import EvalRequest, resolve_launch
     from vlmeval_launcher.torchrun import (
         build_argv,
@@ -294,6 +304,7 @@ def eval_command(**flags: Any) -> None:
     )
 
     dry_run = flags.pop("dry_run")
+    quiet = flags.pop("quiet")
     flags["device"] = flags["device"].lower()
     request = EvalRequest(**flags)
     launch = resolve_launch(request)
@@ -311,6 +322,9 @@ def eval_command(**flags: Any) -> None:
             err=True,
         )
         return
+    hub = check_hub(plan.model)
+    if hub.note is not None:
+        click.echo(f"{PROG}: note: {hub.note}", err=True)
     claim = claim_run(launch, identity, restart=request.restart)
     if claim.lock.abandoned_by is not None:
         click.echo(
@@ -335,6 +349,8 @@ def eval_command(**flags: Any) -> None:
         **launch_environment(launch),
         **launch.node.to_env(),
         **attempts.handover(plan.run_dir, claim.attempt, claim.lock),
+        QUIET_VARIABLE: "1" if quiet else "0",
+        **hub.environment,
     }
     try:
         exec_torchrun(argv, handed)
@@ -382,8 +398,14 @@ def score_command(predictions: Path, data: str, output: Path | None, data_dir: s
     scores = scored.scores
     click.echo(
         f"{scored.dataset}: {scores['metric']} {scores['overall']:.4f} on {scores['n']} items "
-        f"({scores['unparsed']} unparsed); results in {scored.directory}"
+        f"({scores['unparsed']} unparsed{_item_errors(scores)}); results in {scored.directory}"
     )
+
+
+def _item_errors(scores: dict[str, Any]) -> str:
+    """', N item errors' when items failed before an answer (they are not 'unparsed')."""
+    errors = scores.get("errors") or 0
+    return f", {_count(errors, 'item error')}" if errors else ""
 
 
 @main.command("gpus")

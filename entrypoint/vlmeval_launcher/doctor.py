@@ -79,7 +79,7 @@ def _nvml_checks(
     if inventory.unavailable is not None or not inventory.physical:
         reason = inventory.unavailable or "NVML reports no GPU"
         status = FAIL if device == "cuda" else WARN
-        checks.append(Check(status, "nvml", f"{reason}: {gpu_discovery.NO_GPU_MESSAGE}"))
+        checks.append(Check(status, "nvml", f"{reason}: {gpu_discovery.no_gpu_message()}"))
         return 0
     driver_warning = inventory.driver_warning()
     checks.append(

@@ -41,10 +41,28 @@ from typing import Any
 from vlmeval_core.errors import RuntimeFailure, UsageError
 from vlmeval_core.gpu_support import Capability, capability_problem, driver_problem
 
-NO_GPU_MESSAGE = (
-    "no NVIDIA GPU is visible in this container: start it with --gpus all "
-    "(NVIDIA Container Toolkit), or pass --device cpu"
-)
+CONTAINER_MARKERS = (Path("/.dockerenv"), Path("/run/.containerenv"))
+"""Files docker and podman create in every container they start."""
+
+
+def in_container(markers: Iterable[Path] = CONTAINER_MARKERS) -> bool:
+    """Whether this process runs in a docker or podman container."""
+    return any(marker.exists() for marker in markers)
+
+
+def no_gpu_message(container: bool | None = None) -> str:
+    """Why there is no GPU and the fix; it names a container only inside one."""
+    if in_container() if container is None else container:
+        return (
+            "no NVIDIA GPU is visible in this container: start it with --gpus all "
+            "(NVIDIA Container Toolkit), or pass --device cpu"
+        )
+    return (
+        "no NVIDIA GPU is visible (NVML finds no driver or no device): install the NVIDIA "
+        "driver and check nvidia-smi, or pass --device cpu"
+    )
+
+
 _MIB = 1024 * 1024
 _INDEX = re.compile(r"\d+")
 # NVML errors that mean "there is no GPU here", not "the GPU stack is broken".
@@ -110,7 +128,7 @@ class Inventory:
         can still run it on datacenter GPUs; torch then decides).
         """
         if not self.gpus:
-            raise self._none_usable()
+            raise UsageError(self.none_usable())
         problems = [
             p for g in self.gpus if g.capability and (p := capability_problem(g.name, g.capability))
         ]
@@ -125,16 +143,22 @@ class Inventory:
         """Why the driver may be too old for torch's CUDA build, or None."""
         return driver_problem(self.cuda_driver_version, self.driver_version, torch_cuda_version())
 
-    def _none_usable(self) -> UsageError:
-        if self.unavailable is not None or not self.physical:
-            return UsageError(NO_GPU_MESSAGE)
+    @property
+    def no_gpu_at_all(self) -> bool:
+        """No NVIDIA GPU here (no driver, or none reported); not GPUs that are hidden."""
+        return self.unavailable is not None or not self.physical
+
+    def none_usable(self) -> str:
+        """Why no GPU is usable, and the fix (one line)."""
+        if self.no_gpu_at_all:
+            return no_gpu_message()
         count = len(self.physical)
         if self.visibility:
-            return UsageError(
+            return (
                 f"{self.visibility} hides all {count} GPU{'s' if count != 1 else ''} NVML "
                 "reports: unset it or name the GPUs to use, or pass --device cpu"
             )
-        return UsageError(
+        return (
             f"the {count} GPU{'s' if count != 1 else ''} NVML reports are in MIG mode without "
             "MIG devices: create MIG instances (nvidia-smi mig -cgi … -C) or disable MIG mode, "
             "or pass --device cpu"

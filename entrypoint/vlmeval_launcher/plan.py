@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import os
 import re
+import sys
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -20,10 +21,11 @@ from pathlib import Path
 
 from vlmeval_core.datasets.registry import DatasetRef, resolve_dataset
 from vlmeval_core.errors import UsageError
-from vlmeval_core.models.registry import MODELS, resolve_model
+from vlmeval_core.models.registry import MODELS, ResolvedModel, resolve_model
 from vlmeval_core.names import find_name
 from vlmeval_core.node import NodeSettings
 from vlmeval_core.plan import DTYPES, SAFE_NAME, EndpointSpec, ModelSpec, Plan
+from vlmeval_launcher import auto_device
 from vlmeval_launcher import gpus as gpu_discovery
 
 DEVICE_CHOICES = ("auto", "cuda", "cpu")
@@ -123,7 +125,7 @@ def resolve_launch(
     resolved = resolve_model(request.model)
     datasets = _resolve_datasets(request.data)
 
-    device, gpus, nproc = _place(request, discover)
+    device, gpus, nproc = _place(request, discover, resolved)
 
     output_dir = absolute_path(request.output)
     data_dir = absolute_path(request.data_dir)
@@ -310,7 +312,7 @@ def _resolve_datasets(values: Iterable[str]) -> tuple[DatasetRef, ...]:
 
 
 def _place(
-    request: EvalRequest, discover: Callable[[], gpu_discovery.Inventory]
+    request: EvalRequest, discover: Callable[[], gpu_discovery.Inventory], model: ResolvedModel
 ) -> tuple[str, tuple[gpu_discovery.Gpu, ...], int]:
     """Pick the device, the GPUs and the number of ranks per node."""
     if request.device not in DEVICE_CHOICES:
@@ -319,6 +321,11 @@ def _place(
         return "cpu", (), request.nproc or 1
 
     inventory = discover()
+    if request.device == "auto" and inventory.no_gpu_at_all:
+        if not auto_device.runs_on_cpu_by_default(model):
+            raise UsageError(f"{inventory.none_usable()}; {auto_device.refusal_advice(model)}")
+        print(f"vlmeval: note: {auto_device.fallback_note(model)}", file=sys.stderr, flush=True)
+        return "cpu", (), request.nproc or 1
     gpus = inventory.require()
     per_model = request.gpus_per_model
     if per_model > 1 and any(g.is_mig for g in gpus):

@@ -209,12 +209,18 @@ def _plain(value: Any) -> Any:
 # --------------------------------------------------------------------------- run summary
 
 
+SUMMARY_KEYS = ("metric", "overall", "n", "unparsed", "errors")
+"""What summary.json holds per dataset: ``unparsed`` counts answers given but not readable,
+``errors`` items that failed before an answer (an unreadable image); no item is in both."""
+
+
 def write_summary(
     run_dir: Path, model_name: str, run_name: str, scores_by_dataset: dict[str, dict]
 ) -> None:
-    """Write summary.json and summary.md: per dataset its metric, overall score, n and unparsed."""
+    """Write summary.json and summary.md: per dataset its metric, overall score, n, unparsed
+    answers and item errors."""
     datasets = {
-        name: {key: _plain(scores.get(key)) for key in ("metric", "overall", "n", "unparsed")}
+        name: {key: _plain(scores.get(key)) for key in SUMMARY_KEYS}
         for name, scores in scores_by_dataset.items()
     }
     summary = {"model": model_name, "run": run_name, "datasets": datasets}
@@ -223,7 +229,8 @@ def write_summary(
 
 
 def summary_markdown(summary: Mapping[str, Any]) -> str:
-    """The Markdown page of a summary: a heading, then dataset | metric | score | n | unparsed.
+    """The Markdown page of a summary: a heading, then
+    dataset | metric | score | n | unparsed | errors.
 
     The score is a percentage, or points out of the full benchmark's maximum
     for the point-counting metrics (MME, OCRBench).
@@ -231,8 +238,8 @@ def summary_markdown(summary: Mapping[str, Any]) -> str:
     lines = [
         f"# {_md(summary['model'])} — {_md(summary['run'])}",
         "",
-        "| dataset | metric | score | n | unparsed |",
-        "|---|---|---:|---:|---:|",
+        "| dataset | metric | score | n | unparsed | errors |",
+        "|---|---|---:|---:|---:|---:|",
     ]
     for name, row in summary["datasets"].items():
         overall = row.get("overall")
@@ -242,7 +249,7 @@ def summary_markdown(summary: Mapping[str, Any]) -> str:
             score = f"{overall:.1f} / {out_of}"
         else:
             score = f"{overall * 100:.1f}%"
-        cells = [name, row.get("metric"), score, row.get("n"), row.get("unparsed")]
+        cells = [name, row.get("metric"), score, *(row.get(k) for k in ("n", "unparsed", "errors"))]
         lines.append("| " + " | ".join(_md(c) for c in cells) + " |")
     return "\n".join(lines) + "\n"
 

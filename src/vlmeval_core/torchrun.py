@@ -10,6 +10,8 @@ blanket 1 and a page of logs.
 * what it prints: one ``vlmeval: error: …`` line, the root cause among the
   ranks' reports (:mod:`vlmeval_core.failure`), instead of every rank's error
   and torch elastic's log lines (those come back with ``VLMEVAL_DEBUG=1``);
+* what it prints when the run succeeds: the run's ``summary.md`` and its directory on
+  stdout, unless ``VLMEVAL_QUIET=1`` (:mod:`vlmeval_core.run_summary`);
 * its pid in ``VLMEVAL_AGENT_PID``: the parent each rank watches, so that no rank
   outlives it (:mod:`vlmeval_core.signals`);
 * how fast it is gone: once the ranks have ended it leaves without the
@@ -30,6 +32,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from vlmeval_core import attempts, failure
+from vlmeval_core.run_summary import print_summary
 from vlmeval_core.signals import AGENT_PID_VARIABLE
 
 if TYPE_CHECKING:
@@ -122,6 +125,9 @@ def main(argv: list[str] | None = None) -> int:
         found = failure.fail(exc, None, run_dir, [str(run_dir)] if run_dir else [])
         failure.print_line(found)
         return found.exit_code
+    run_dir = _run_dir(argv)
+    if run_dir is not None:
+        print_summary(run_dir)
     return 0
 
 

@@ -75,6 +75,14 @@ class Fetched:
     downloaded: bool
 
 
+def fetch_advice(entry: DatasetEntry) -> str:
+    """How to get a dataset the run could not download."""
+    return (
+        f"run `vlmeval fetch -d {entry.name}` where the network can be reached (same data dir), "
+        f"or set {URL_BASE_VARIABLE} to a mirror that serves {entry.name}.tsv"
+    )
+
+
 class _TransferError(Exception):
     """A transfer that broke off or came back short; worth one more try."""
 
@@ -196,7 +204,7 @@ def ensure_dataset(
             if transfer_failures >= ATTEMPTS:
                 raise RuntimeFailure(
                     f"{entry.name}: downloading {source.url} failed twice ({exc}); "
-                    f"nothing was written to {path}"
+                    f"nothing was written to {path}; {fetch_advice(entry)}"
                 ) from None
             continue
         except _Mismatch as exc:
@@ -280,6 +288,7 @@ def _download(
                 if source.overridden
                 else ""
             )
+            + f"; {fetch_advice(entry)}"
         ) from None
     except (urllib.error.URLError, OSError, ValueError) as exc:
         reason = getattr(exc, "reason", exc)

@@ -206,6 +206,15 @@ def tsv_name(name: str, seed: int) -> str:
     return f"{name}.tsv" if seed == 0 else f"{name}_seed{seed}.tsv"
 
 
+GENERATED_MD5 = {
+    "ShapesMCQ": "2cd2056016787a4abe9773561b40f541",
+    "ShapesYN": "07e4d61acc13e8d09774f1bd0aeafb91",
+    "ShapesVQA": "21d488d6a631d86563ccb1bf8996f496",
+}
+"""md5 of each dataset's :func:`tsv_text` for seed 0 (UTF-8): a file on disk that has it
+is current without generating the set again (tests pin these to the generator)."""
+
+
 def tsv_text(name: str, seed: int = 0) -> str:
     """Shapes dataset ``name`` as the text of a VLMEvalKit TSV."""
     return generate(name, seed).to_csv(sep="\t", index=False, lineterminator="\n")

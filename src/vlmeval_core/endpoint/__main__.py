@@ -2,12 +2,25 @@
 
 What ``vlmeval eval --api-base`` execs instead of torchrun: the worker as rank 0
 of 1 (no process group, no GPU), which prints its own one error line; then, as
-torchrun's wrapper does, it ends the launch's attempt (exit code, run lock) and
-leaves without waiting for requests still in flight.
+torchrun's wrapper does, it prints the summary on success (unless
+``VLMEVAL_QUIET=1``), ends the launch's attempt (exit code, run lock) and leaves
+without waiting for requests still in flight.
 """
 
+import sys
+from pathlib import Path
+
 from vlmeval_core import attempts, worker
+from vlmeval_core.run_summary import print_summary
 from vlmeval_core.torchrun import exit_now
 
+
+def main() -> int:
+    code = worker.main()
+    if code == 0:
+        print_summary(Path(sys.argv[-1]).parent)
+    return code
+
+
 if __name__ == "__main__":
-    exit_now(attempts.conclude(worker.main()))
+    exit_now(attempts.conclude(main()))

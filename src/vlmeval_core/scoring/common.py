@@ -5,7 +5,8 @@ The scorers are pure functions of a predictions frame (one row per item:
 / ``split`` / ``error``). This module holds the rules they agree on:
 
 * a missing value is None, NaN or pandas' NA; as text it is ``""``;
-* an item whose ``error`` is set (a non-empty string) is wrong and unparsed;
+* an item whose ``error`` is set (a non-empty string) is wrong, and counted under
+  ``errors``, never under ``unparsed`` (answers that were given but not readable);
 * the accuracy of no items is 0.0 (never a division by zero);
 * category and split values become strings in ``scores`` (JSON object keys),
   items without a category are left out of ``by_category``, items without a

@@ -48,7 +48,7 @@ def score_frame(
         "metric": metric.name,
         "reference": metric.reference,
         "n": len(items),
-        "unparsed": int(sum(1 for p in parsed if p is None)),
+        "unparsed": int(sum(p is None and not e for p, e in zip(parsed, errors, strict=True))),
         "errors": int(sum(errors)),
         **summary.scores,
     }

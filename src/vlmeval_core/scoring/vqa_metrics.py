@@ -20,7 +20,7 @@ Each item gets a ``score`` in [0, 1] (``correct`` means full credit):
   is right for any answer.
 
 ``answer`` holds one answer or a list of them (a JSON or Python list literal
-in a string). An item with an error scores 0 and is unparsed; an empty
+in a string). An item with an error scores 0 and counts under ``errors``; an empty
 prediction is unparsed but scored as VLMEvalKit scores it (it can only match
 an empty answer). The table is VLMEvalKit's ``ImageVQADataset`` ``_acc.csv``: one row;
 with a ``split`` column one column per split then ``Overall``, else

@@ -9,6 +9,7 @@ imports torch or transformers at import time; only ``doctor`` does, when run.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import shlex
@@ -222,6 +223,19 @@ Results go to <output>/<model>/<run-name>/; rerun with the same --run-name to re
     default=None,
     help="Run the model repository's own code.  [default: off, unless the registry says so]",
 )
+@_option(
+    "--images",
+    type=click.Choice(["vlmevalkit", "original"]),
+    default=None,
+    help="vlmevalkit: each image as VLMEvalKit main's dump_image saves it (re-encoded as its "
+    "file name says); original: the TSV's bytes.  [default: the model's registry entry]",
+)
+@_option(
+    "--prompt-family",
+    default=None,
+    metavar="FAMILY",
+    help="Whose prompts to send (`vlmeval list models`).  [default: the model's registry entry]",
+)
 @_option("--nnodes", type=int, default=1, show_default=True, help="Hosts taking part.")
 @_option("--node-rank", type=int, default=None, help="This host's rank, 0 to nnodes-1.")
 @_option(
@@ -392,30 +406,31 @@ def list_group() -> None:
 @list_group.command("models")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON for scripts.")
 def list_models(as_json: bool) -> None:
-    """Registered model names, where their weights come from, and their defaults."""
+    """Registered models: where their weights come from, their prompts and defaults."""
     from vlmeval_core.models.registry import MODELS
+    from vlmeval_core.prompt_families import FAMILIES
 
-    records = [
-        {
-            "name": e.name,
-            "source": "bundled" if e.name == "tiny-vlm" else "hub",
-            "path": e.hub_id,
-            "batch_size": e.batch_size,
-            "max_new_tokens": e.max_new_tokens,
-        }
-        for e in MODELS.values()
-    ]
+    records = [dataclasses.asdict(m) for m in MODELS.values()]
     if as_json:
         click.echo(json.dumps(records, indent=2))
         return
     _table(
-        ("NAME", "SOURCE", "HUB ID / PATH", "BATCH", "NEW TOKENS"),
+        ("NAME", "SOURCE", "HUB ID / PATH", "PROMPTS", "BATCH", "NEW TOKENS", "PROCESSOR"),
         [
-            (r["name"], r["source"], r["path"], str(r["batch_size"]), str(r["max_new_tokens"]))
+            (
+                r["name"],
+                r["source"],
+                r["path"],
+                r["prompt_family"],
+                str(r["batch_size"]),
+                str(r["max_new_tokens"]),
+                " ".join(f"{k}={v}" for k, v in r["processor"].items()) or "-",
+            )
             for r in records
         ],
     )
-    click.echo("Any hub id (org/name) or local model directory works too.")
+    click.echo("Any hub id (org/name) or local model directory works too (prompts: dataset).")
+    click.echo(f"Prompt families (--prompt-family): {', '.join(FAMILIES)}.")
 
 
 @list_group.command("datasets")

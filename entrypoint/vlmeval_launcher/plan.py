@@ -11,6 +11,7 @@ Torch-free.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import re
 from collections.abc import Callable, Iterable
@@ -23,6 +24,7 @@ from vlmeval_core.errors import UsageError
 from vlmeval_core.models.registry import resolve_model
 from vlmeval_core.node import NodeSettings
 from vlmeval_core.plan import DTYPES, SAFE_NAME, ModelSpec, Plan
+from vlmeval_core.prompt_families import FAMILIES
 from vlmeval_launcher import gpus as gpu_discovery
 
 DEVICE_CHOICES = ("auto", "cuda", "cpu")
@@ -52,6 +54,8 @@ class EvalRequest:
     limit: int | None = None
     seed: int = 0
     trust_remote_code: bool | None = None
+    images: str | None = None
+    prompt_family: str | None = None
     nnodes: int = 1
     node_rank: int | None = None
     rdzv_endpoint: str | None = None
@@ -111,7 +115,6 @@ def resolve_launch(
     if request.dtype not in DTYPES:
         raise UsageError(f"--dtype {request.dtype!r}: choose one of {', '.join(DTYPES)}")
 
-    resolved = resolve_model(request.model)
     datasets = _resolve_datasets(request.data)
 
     device, gpus, nproc = _place(request, discover)
@@ -121,18 +124,7 @@ def resolve_launch(
     check_output_dir(output_dir)
     check_data_dir(data_dir)
 
-    trust = request.trust_remote_code
-    model = ModelSpec(
-        name=resolved.name,
-        source=resolved.source,
-        path=resolved.path,
-        revision=request.revision,
-        dtype=request.dtype,
-        trust_remote_code=resolved.trust_remote_code if trust is None else trust,
-        batch_size=request.batch_size or resolved.batch_size,
-        max_new_tokens=request.max_new_tokens or resolved.max_new_tokens,
-        gpus_per_model=request.gpus_per_model,
-    )
+    model = apply_flags(resolve_model(request.model), request)
     plan = Plan(
         model=model,
         datasets=datasets,
@@ -146,6 +138,28 @@ def resolve_launch(
     Plan.from_dict(plan.to_dict(), origin="launcher plan")
     node = NodeSettings(str(data_dir), tuple(g.to_dict() for g in gpus))
     return Launch(plan, node, nproc, nnodes, node_rank, endpoint, request.max_restarts)
+
+
+def apply_flags(record: ModelSpec, request: EvalRequest) -> ModelSpec:
+    """The registry's ``record`` with what the flags (or their variables) set on top."""
+    given = {
+        "revision": request.revision,
+        "trust_remote_code": request.trust_remote_code,
+        "batch_size": request.batch_size,
+        "max_new_tokens": request.max_new_tokens,
+        "images": request.images,
+        "prompt_family": request.prompt_family,
+    }
+    if request.prompt_family is not None and request.prompt_family not in FAMILIES:
+        raise UsageError(
+            f"--prompt-family {request.prompt_family!r}: choose one of {', '.join(FAMILIES)}"
+        )
+    return dataclasses.replace(
+        record,
+        dtype=request.dtype,
+        gpus_per_model=request.gpus_per_model,
+        **{k: v for k, v in given.items() if v is not None},
+    )
 
 
 def _check_numbers(request: EvalRequest) -> None:

@@ -25,6 +25,13 @@ from vlmeval_core.datasets.tsv import Dataset, ItemImageError
 from vlmeval_core.distributed import RankInfo
 from vlmeval_core.errors import RuntimeFailure, UsageError
 from vlmeval_core.files import append_jsonl, open_regular, read_jsonl
+from vlmeval_core.prompt_families import (
+    DEFAULT_FAMILY,
+    FAMILIES,
+    Message,
+    PromptFamily,
+    item_messages,
+)
 from vlmeval_core.signals import deferred
 
 if TYPE_CHECKING:
@@ -160,7 +167,7 @@ class ShardStats:
 class Answerer(Protocol):
     """The model side of inference: what ``models.hf.VisionLanguageModel`` provides."""
 
-    def encode(self, batch: Sequence[tuple[list[Any], str]]) -> Any: ...
+    def encode(self, batch: Sequence[list[Message]]) -> Any: ...
 
     def generate_encoded(self, inputs: Any, max_new_tokens: int) -> Generation: ...
 
@@ -170,7 +177,7 @@ class Prepared:
     """A batch made ready in the background: encoded inputs, and items that already failed."""
 
     positions: list[int]
-    items: list[tuple[list[Any], str]]
+    items: list[list[Message]]
     inputs: Any
     failed: list[tuple[int, str]] = field(default_factory=list)
 
@@ -235,8 +242,17 @@ class BatchRunner:
     batch's encoded inputs (:meth:`Prepared.take_inputs`).
     """
 
-    def __init__(self, model: Answerer | None, max_new_tokens: int, batch_size: int) -> None:
+    def __init__(
+        self,
+        model: Answerer | None,
+        max_new_tokens: int,
+        batch_size: int,
+        family: PromptFamily = FAMILIES[DEFAULT_FAMILY],
+        images: str = "vlmevalkit",
+    ) -> None:
         self.model = model
+        self.family = family
+        self.image_handling = images
         self.max_new_tokens = max_new_tokens
         self.limit = batch_size
         self.stats = ShardStats(batch_size=batch_size)
@@ -249,11 +265,12 @@ class BatchRunner:
         those fail and the others are encoded together again.
         """
         good: list[int] = []
-        items: list[tuple[list[Any], str]] = []
+        items: list[list[Message]] = []
         failed: list[tuple[int, str]] = []
         for position in positions:
             try:
-                items.append((dataset.images(position), dataset.prompt(position)))
+                images = dataset.images(position, self.image_handling)
+                items.append(item_messages(self.family, dataset, position, images))
                 good.append(position)
             except ItemImageError as exc:
                 failed.append((position, str(exc)))
@@ -287,7 +304,7 @@ class BatchRunner:
     def _generate(
         self,
         positions: list[int],
-        items: list[tuple[list[Any], str]],
+        items: list[list[Message]],
         prepared: Prepared | None = None,
     ) -> list[tuple[int, str, str | None]]:
         """Answers for ``items``; ``prepared`` hands over inputs encoded ahead of time."""
@@ -320,7 +337,7 @@ class BatchRunner:
         return [(p, text, None) for p, text in zip(positions, generation.texts, strict=True)]
 
     def _split(
-        self, positions: list[int], items: list[tuple[list[Any], str]]
+        self, positions: list[int], items: list[list[Message]]
     ) -> list[tuple[int, str, str | None]]:
         results = []
         step = max(1, min(self.limit, (len(items) + 1) // 2))
@@ -349,6 +366,8 @@ def predict_shard(
     batch_size: int,
     max_new_tokens: int,
     show_progress: bool = True,
+    family: PromptFamily = FAMILIES[DEFAULT_FAMILY],
+    images: str = "vlmevalkit",
 ) -> ShardStats:
     """Predict this rank's unfinished ``positions``, checkpointing every batch.
 
@@ -356,7 +375,8 @@ def predict_shard(
     are decoded and encoded by a background thread while the model generates.
     An item whose image cannot be decoded is recorded with an ``error`` and no
     prediction; the rest of its batch goes on. ``model()`` is called, in this
-    thread, only when something is left to predict.
+    thread, only when something is left to predict. Each item is sent as ``family``
+    builds it, its images handled as ``images`` says (:meth:`Dataset.images`).
     """
     started = time.perf_counter()
     indices = dataset.frame["index"].tolist()
@@ -365,7 +385,7 @@ def predict_shard(
     own = checkpoint_path(dataset_dir, info.rank)
     own.parent.mkdir(parents=True, exist_ok=True)
     already = sum(1 for i in indices if i in done)
-    runner = BatchRunner(model() if todo else None, max_new_tokens, batch_size)
+    runner = BatchRunner(model() if todo else None, max_new_tokens, batch_size, family, images)
     progress = Progress(
         dataset_dir, len(indices), already, show_progress and info.is_main, dataset.name
     )

@@ -1,7 +1,8 @@
 """The one model adapter: any transformers image-text-to-text model with a chat template.
 
-``AutoProcessor`` + ``AutoModelForImageTextToText`` from a hub id or a local
-``save_pretrained`` directory (the bundled tiny-vlm takes the same path),
+``AutoProcessor`` (with the record's processor settings) + ``AutoModelForImageTextToText``
+from a hub id or a local ``save_pretrained`` directory (the bundled tiny-vlm takes the
+same path); items come as VLMEvalKit messages built by the record's prompt family,
 batched greedy generation with left padding; only the newly generated tokens are
 decoded. ``--dtype auto`` is bf16 from sm_80, float16 on older GPUs and fp32 on the
 CPU (:mod:`vlmeval_core.gpu_support`). Attention: flash-attention 2 where it can
@@ -18,13 +19,12 @@ from dataclasses import dataclass
 from typing import Any
 
 import torch
-from PIL import Image
 
-from vlmeval_core.datasets.prompts import chat_message
 from vlmeval_core.distributed import world_size_unset
 from vlmeval_core.errors import RuntimeFailure, UsageError
 from vlmeval_core.gpu_support import FLASH_ATTENTION_MIN_CAPABILITY, Capability, auto_dtype
 from vlmeval_core.plan import ModelSpec
+from vlmeval_core.prompt_families import FAMILIES, Message
 
 DTYPES = {"bfloat16": torch.bfloat16, "float16": torch.float16, "float32": torch.float32}
 HALF_DTYPES = (torch.bfloat16, torch.float16)
@@ -68,8 +68,9 @@ class VisionLanguageModel:
             "revision": spec.revision,
             "trust_remote_code": spec.trust_remote_code,
         }
+        self.system_prompt = FAMILIES[spec.prompt_family].system_prompt
         try:
-            self.processor = AutoProcessor.from_pretrained(spec.path, **common)
+            self.processor = AutoProcessor.from_pretrained(spec.path, **common, **spec.processor)
         except Exception as exc:
             raise _load_error(spec, "processor", exc) from exc
         if not hasattr(self.processor, "apply_chat_template") or not getattr(
@@ -110,12 +111,12 @@ class VisionLanguageModel:
         if self.pad_token_id is None:
             self.pad_token_id = tokenizer.eos_token_id
 
-    def encode(self, batch: Sequence[tuple[Sequence[Image.Image], str]]) -> Any:
-        """The processor's tensors for a batch, left-padded, on the CPU (pinned for a GPU).
-
-        Safe to call from a background thread while the model generates.
+    def encode(self, batch: Sequence[Sequence[Message]]) -> Any:
+        """The processor's tensors for a batch of VLMEvalKit messages, left-padded, on the
+        CPU (pinned for a GPU). Safe to call from a background thread while the model
+        generates.
         """
-        conversations = [chat_message(list(images), text) for images, text in batch]
+        conversations = [conversation(messages, self.system_prompt) for messages in batch]
         inputs = self.processor.apply_chat_template(
             conversations,
             add_generation_prompt=True,
@@ -159,11 +160,24 @@ class VisionLanguageModel:
             generated_tokens=int((new_tokens != self.pad_token_id).sum()),
         )
 
-    def generate(
-        self, batch: Sequence[tuple[Sequence[Image.Image], str]], max_new_tokens: int
-    ) -> list[str]:
+    def generate(self, batch: Sequence[Sequence[Message]], max_new_tokens: int) -> list[str]:
         """Greedy answers for ``batch``, one string per item, without the prompt."""
         return self.generate_encoded(self.encode(batch), max_new_tokens).texts
+
+
+def conversation(messages: Sequence[Message], system_prompt: str | None) -> list[dict[str, Any]]:
+    """VLMEvalKit's messages (``{"type", "value"}``, images as PIL images) as the one user
+    turn of a chat template, in their order, after the family's system prompt if any."""
+    content = [
+        {"type": "image", "image": m["value"]}
+        if m["type"] == "image"
+        else {"type": "text", "text": m["value"]}
+        for m in messages
+    ]
+    turns: list[dict[str, Any]] = []
+    if system_prompt is not None:
+        turns.append({"role": "system", "content": [{"type": "text", "text": system_prompt}]})
+    return [*turns, {"role": "user", "content": content}]
 
 
 def attention_candidates(

@@ -1,4 +1,5 @@
-"""The ``vlmeval`` click CLI: ``eval``, ``score``, ``gpus``, ``list``, ``doctor``, ``fetch``.
+"""The ``vlmeval`` click CLI: ``eval``, ``score``, ``prompts``, ``gpus``, ``list``, ``doctor``,
+``fetch``.
 
 Every flag of ``eval`` can also come from ``VLMEVAL_<FLAG>`` (``--gpus-per-model``
 -> ``VLMEVAL_GPUS_PER_MODEL``); a flag given on the command line wins. Any
@@ -368,6 +369,65 @@ def score_command(predictions: Path, data: str, output: Path | None, data_dir: s
         f"{scored.dataset}: {scores['metric']} {scores['overall']:.4f} on {scores['n']} items "
         f"({scores['unparsed']} unparsed); results in {scored.directory}"
     )
+
+
+PROMPTS_EPILOG = """\b
+Examples:
+  vlmeval prompts -m Qwen2-VL-7B-Instruct -d MMStar --limit 3
+  vlmeval prompts -m tiny-vlm -d ShapesMCQ --json --limit 2
+\b
+--json prints one line per item: {"index": …, "messages": [{"type": "image",
+"value": "<where the image comes from>"}, {"type": "text", "value": "…"}]},
+VLMEvalKit's message format (a family's system prompt comes first, type "system").
+"""
+
+
+@main.command("prompts", epilog=PROMPTS_EPILOG)
+@click.option(
+    "--model",
+    "-m",
+    required=True,
+    metavar="NAME",
+    help="Registered name, hub id (org/name) or local directory.",
+)
+@click.option(
+    "--data",
+    "-d",
+    required=True,
+    metavar="DATA",
+    help="Registered dataset name, or a .tsv path with an optional :mcq, :yorn or :vqa.",
+)
+@click.option("--limit", type=int, default=None, metavar="N", help="Only the first N items.")
+@click.option("--json", "as_json", is_flag=True, help="One JSON line per item.")
+@click.option(
+    "--images",
+    type=click.Choice(["vlmevalkit", "original"]),
+    default=None,
+    help="How images are fed.  [default: the model's registry entry]",
+)
+@click.option(
+    "--prompt-family",
+    default=None,
+    metavar="FAMILY",
+    help="Whose prompts.  [default: the model's registry entry]",
+)
+@data_dir_option()
+def prompts_command(
+    model: str,
+    data: str,
+    limit: int | None,
+    as_json: bool,
+    images: str | None,
+    prompt_family: str | None,
+    data_dir: str,
+) -> None:
+    """Print exactly what each item sends the model (no weights, no GPU, no torch)."""
+    from vlmeval_launcher.plan import absolute_path
+    from vlmeval_launcher.prompts import as_json_line, item_prompts, model_record, readable
+
+    record = model_record(model, prompt_family, images)
+    for item in item_prompts(record, data, absolute_path(data_dir), limit):
+        click.echo(as_json_line(item) if as_json else readable(item) + "\n")
 
 
 @main.command("gpus")

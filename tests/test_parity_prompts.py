@@ -44,9 +44,10 @@ def synthetic_rows(name: str, rng: random.Random, count: int = 12) -> list[dict]
                 row[letter] = rng.choice(words)
             row["hint"] = rng.choice([None, "Look closely.", "看图。"])
             if name == "MMMU_DEV_VAL":
-                row["question"] = "".join(
-                    f"{rng.choice(words)} <image {k + 1}> " for k in range(len(images))
-                ) + question
+                row["question"] = (
+                    "".join(f"{rng.choice(words)} <image {k + 1}> " for k in range(len(images)))
+                    + question
+                )
         rows.append({"dataset": name, "row": row, "images": images})
     return rows
 

@@ -130,3 +130,19 @@ def test_list_models_shows_each_record():
     table = CliRunner().invoke(main, ["list", "models"]).stdout
     assert "qwen2-vl" in table and "min_pixels=1003520" in table
     assert all(name in table for name in FAMILIES)
+
+
+def test_the_manifest_records_prompts_images_and_processor_settings(tmp_path):
+    from vlmeval_core.manifest import build_manifest
+    from vlmeval_core.node import NodeSettings
+
+    plan = Plan.from_dict(
+        dry_run_plan("-m", "Qwen2-VL-2B-Instruct", "-d", "ShapesMCQ", "--images", "original")
+    )
+    model = build_manifest(plan, NodeSettings(str(tmp_path), ()), 1, None, {}, {})["model"]
+    assert (model["backend"], model["prompt_family"], model["images"]) == (
+        "transformers",
+        "qwen2-vl",
+        "original",
+    )
+    assert model["processor"] == QWEN_PIXELS

@@ -42,7 +42,7 @@ def synthetic_rows(name: str, rng: random.Random, count: int = 12) -> list[dict]
         if kind == "mcq":
             for letter in "ABCDEFG"[: rng.randint(2, 7)]:
                 row[letter] = rng.choice(words)
-            row["hint"] = rng.choice([None, "Look closely.", "看图。"])
+            row["hint"] = rng.choice([None, "Look closely.", "看图。", " "])
             if name == "MMMU_DEV_VAL":
                 row["question"] = (
                     "".join(f"{rng.choice(words)} <image {k + 1}> " for k in range(len(images)))

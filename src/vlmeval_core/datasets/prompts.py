@@ -20,12 +20,11 @@ family may send its own prompt instead (:mod:`vlmeval_core.prompt_families`).
 
 from __future__ import annotations
 
+import math
 import re
 import string
 from collections.abc import Mapping
 from typing import Any
-
-import pandas as pd
 
 OPTION_LETTERS = tuple(string.ascii_uppercase)
 MCQ_INSTRUCTION = "Please select the correct answer from the options above. \n"
@@ -35,13 +34,15 @@ STYLES = ("mcq", "mmmu", "yorn", "question", "vqa")
 _PLACEHOLDER = re.compile(r"<image (\d)>")
 
 
-def _present(value: Any) -> bool:
-    return value is not None and not (isinstance(value, float) and pd.isna(value))
+def present(value: Any) -> bool:
+    """A cell that holds a value: not None and not NaN (pandas' empty cell; no pandas import,
+    so the launcher's light commands stay light)."""
+    return value is not None and not (isinstance(value, float) and math.isnan(value))
 
 
 def options_of(row: Mapping[str, Any]) -> dict[str, str]:
     """The option columns A…Z of a row that hold a value, in letter order."""
-    return {k: str(row[k]) for k in OPTION_LETTERS if k in row and _present(row[k])}
+    return {k: str(row[k]) for k in OPTION_LETTERS if k in row and present(row[k])}
 
 
 def build_prompt(kind: str, row: Mapping[str, Any]) -> str:
@@ -53,7 +54,7 @@ def build_prompt(kind: str, row: Mapping[str, Any]) -> str:
         return question
     if kind == "mcq":
         prompt = ""
-        if _present(row.get("hint")) and str(row["hint"]).strip():
+        if present(row.get("hint")):
             prompt += f"Hint: {row['hint']}\n"
         prompt += f"Question: {question}\n"
         options = options_of(row)

@@ -8,7 +8,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-import pandas as pd
+from vlmeval_core.datasets.prompts import present as _holds_value
 
 Message = dict[str, Any]
 """VLMEvalKit's message part: ``{"type": "image" | "text", "value": …}``."""
@@ -53,8 +53,7 @@ class PromptFamily:
 
 def present(row: Mapping[str, Any], key: str) -> bool:
     """VLMEvalKit's ``key in line and not pd.isna(line[key])``."""
-    value = row.get(key)
-    return value is not None and not (isinstance(value, float) and pd.isna(value))
+    return _holds_value(row.get(key))
 
 
 def options(row: Mapping[str, Any]) -> dict[str, Any]:

@@ -143,3 +143,17 @@ def test_a_placeholder_outside_mmmu_is_plain_text():
     row = {"question": "<image 1> plain"}
     messages = build_messages(FAMILIES["dataset"], bench("TextVQA_VAL"), row, ["i1"])
     assert [m["type"] for m in messages] == ["image", "text"]
+
+
+def test_a_hint_cell_that_holds_only_spaces_is_still_a_hint():
+    """VLMEvalKit's ImageMCQDataset.build_prompt tests only ``pd.isna(line['hint'])``."""
+    row = {"question": "Q?", "hint": " ", "A": "x", "B": "y"}
+    assert text_of("dataset", "MMStar", row).startswith("Hint:  \nQuestion: Q?\n")
+    assert text_of("qwen2-vl", "MMStar", row).startswith("Hint:  \nQuestion: Q?\n")
+
+
+def test_internvl_leaves_mmmu_placeholders_in_its_text_before_the_images():
+    row = {"question": "Compare <image 1> and <image 2>", "A": "x", "B": "y"}
+    messages = build_messages(FAMILIES["internvl"], bench("MMMU_DEV_VAL"), row, ["i1", "i2"])
+    assert [m["type"] for m in messages] == ["text", "image", "image"]
+    assert messages[0]["value"].startswith("Compare <image 1> and <image 2>\nA. x\nB. y\n")

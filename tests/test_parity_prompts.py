@@ -9,17 +9,26 @@ our benchmarks has (main also declines ChartQAPro and ChartMuseum, and any name 
 "LEGO"). The other families' classes (InternVL, LLaVA, Idefics3, SmolVLM, Gemma 3)
 import torch at the top of their modules, so their rules are pinned in
 ``tests/test_prompt_families.py``, each citing its file at e8e78f05.
+
+Images: VLMEvalKit's own ``decode_base64_to_image_file`` writes each under the name
+main's ``dump_image`` picks (26.3's ``dump_image`` itself always picked
+``<index>.jpg``; main's choice of name is pinned in tests/test_vlmevalkit_images.py).
 """
 
 from __future__ import annotations
 
+import base64
+import io
 import json
 import random
 import subprocess
 
+import pandas as pd
 import pytest
+from PIL import Image
 
 from vlmeval_core.datasets.registry import DATASETS
+from vlmeval_core.datasets.tsv import load_tsv
 from vlmeval_core.prompt_families import FAMILIES, Benchmark, build_messages
 from vlmevalkit_reference import PARITY_PYTHON, ROOT
 
@@ -59,12 +68,12 @@ def ours(family: str, item: dict) -> list[dict]:
     return build_messages(FAMILIES[family], benchmark, row, item["images"])
 
 
-def reference(items: list[dict]) -> list[dict]:
+def reference(items: list[dict], task: str = "rows") -> list[dict]:
     if not PARITY_PYTHON.is_file():
         pytest.fail(f"no parity venv at {PARITY_PYTHON}: run `make test-parity`, which builds it")
     done = subprocess.run(
         [str(PARITY_PYTHON), str(SCRIPT)],
-        input=json.dumps({"rows": items}),
+        input=json.dumps({task: items}),
         capture_output=True,
         text=True,
         timeout=300,
@@ -100,3 +109,33 @@ def test_qwen2_vl_prompts_are_the_mixins_and_fall_back_where_it_declines(compare
             declined.add(item["dataset"])
     # Qwen2-VL declines only MME (which has its own prompt); Qwen2.5-VL declines all
     assert declined == ({"MME"} if family == "qwen2-vl" else set(REGISTERED))
+
+
+def test_images_are_what_vlmevalkits_own_dump_gives_the_model(tmp_path):
+    """Each image as ``decode_base64_to_image_file`` writes it under the name main's
+    ``dump_image`` picks (``image_path``, else ``<index>.png``), read back as RGB."""
+    rng = random.Random(3)
+    images = {
+        "rgb": Image.frombytes("RGB", (23, 17), rng.randbytes(23 * 17 * 3)),
+        "rgba": Image.frombytes("RGBA", (16, 16), rng.randbytes(16 * 16 * 4)),
+        "paletted": Image.frombytes("RGB", (20, 20), rng.randbytes(1200)).convert("P"),
+        "la": Image.frombytes("LA", (9, 9), rng.randbytes(9 * 9 * 2)),
+        "grey": Image.frombytes("L", (30, 10), rng.randbytes(300)),
+    }
+    rows, requests = [], []
+    for kind, image in images.items():
+        for source_format in ("PNG", "JPEG") if kind in ("rgb", "grey") else ("PNG",):
+            buffer = io.BytesIO()
+            image.save(buffer, format=source_format)
+            data = base64.b64encode(buffer.getvalue()).decode()
+            for image_path in (f"{kind}.jpg", f"{kind}.png", None):
+                index = len(rows)
+                row = {"index": index, "image": data, "question": "Q?", "answer": "a"}
+                rows.append({**row, "image_path": image_path})
+                requests.append({"base64": data, "name": image_path or f"{index}.png"})
+    pd.DataFrame(rows).to_csv(tmp_path / "Images.tsv", sep="\t", index=False)
+    dataset = load_tsv(tmp_path / "Images.tsv", kind="vqa")
+    for position, expected in enumerate(reference(requests, task="images")):
+        (fed,) = dataset.images(position)
+        got = {"size": list(fed.size), "rgb": fed.tobytes().hex()}
+        assert got == expected, rows[position]["image_path"]

@@ -13,6 +13,11 @@ lives in the latter, is VLMEvalKit's loop (the ``TYPE`` of the class whose
 stdin: ``{"rows": [{"dataset", "row", "images"}]}``; stdout: for each row
 ``{"dataset": messages, "qwen2-vl": messages | null, "qwen2.5-vl": messages | null}``
 (null: the class declines, ``use_custom_prompt`` is False).
+
+stdin ``{"images": [{"base64", "name"}]}``: each image written by
+``vlmeval.smp.vlm.decode_base64_to_image_file`` under ``name`` (the name main's
+``dump_image`` picks), then read back as a model reads a file (PIL, RGB); stdout:
+``[{"size": [w, h], "rgb": hex}]``.
 """
 
 from __future__ import annotations
@@ -22,6 +27,7 @@ import inspect
 import json
 import pathlib
 import sys
+import tempfile
 import types
 
 
@@ -40,6 +46,8 @@ import pandas as pd  # noqa: E402
 import vlmeval.dataset.image_mcq as image_mcq  # noqa: E402
 import vlmeval.dataset.image_vqa as image_vqa  # noqa: E402
 import vlmeval.dataset.image_yorn as image_yorn  # noqa: E402
+from PIL import Image  # noqa: E402
+from vlmeval.smp.vlm import decode_base64_to_image_file  # noqa: E402
 
 CLASSES = [
     cls
@@ -98,6 +106,19 @@ def answer(item: dict) -> dict:
     }
 
 
+def dumped_image(item: dict, directory: pathlib.Path) -> dict:
+    path = directory / item["name"]
+    decode_base64_to_image_file(item["base64"], str(path))
+    with Image.open(path) as image:
+        rgb = image.convert("RGB")
+    return {"size": list(rgb.size), "rgb": rgb.tobytes().hex()}
+
+
 if __name__ == "__main__":
     request = json.load(sys.stdin)
-    json.dump([answer(item) for item in request["rows"]], sys.stdout, ensure_ascii=False)
+    if "images" in request:
+        with tempfile.TemporaryDirectory() as scratch:
+            answers = [dumped_image(item, pathlib.Path(scratch)) for item in request["images"]]
+    else:
+        answers = [answer(item) for item in request["rows"]]
+    json.dump(answers, sys.stdout, ensure_ascii=False)

@@ -146,3 +146,44 @@ def test_the_manifest_records_prompts_images_and_processor_settings(tmp_path):
         "original",
     )
     assert model["processor"] == QWEN_PIXELS
+
+
+def test_qwen2_vl_gives_ocrbench_images_its_own_min_pixels(tmp_path):
+    """vlmeval/vlm/qwen2_vl/model.py ``_prepare_content``: OCRBench images get
+    ``min_pixels=10*10*28*28``, other datasets the model's settings."""
+    import base64
+    import io
+
+    import pandas as pd
+    from PIL import Image
+
+    from vlmeval_core.datasets.tsv import load_tsv
+    from vlmeval_core.distributed import RankInfo
+    from vlmeval_core.inference import predict_shard
+    from vlmeval_core.models.hf import VisionLanguageModel
+
+    buffer = io.BytesIO()
+    Image.new("RGB", (56, 56), (200, 40, 40)).save(buffer, format="PNG")
+    image = base64.b64encode(buffer.getvalue()).decode()
+    row = {"image": image, "question": "Q?", "answer": "a", "category": "Text Recognition"}
+    for name in ("OCRBench", "TextVQA_VAL"):
+        pd.DataFrame([{"index": 1, **row}]).to_csv(tmp_path / f"{name}.tsv", sep="\t", index=False)
+    model = VisionLanguageModel(MODELS["tiny-vlm"], "cpu")
+    grids: dict[str, list] = {}
+
+    class Recording:
+        """The real model; notes the image grid each dataset's items were encoded with."""
+
+        def encode(self, batch, **options):
+            inputs = model.encode(batch, **options)
+            grids[current] = inputs["image_grid_thw"].tolist()
+            return inputs
+
+        def generate_encoded(self, inputs, max_new_tokens):
+            return model.generate_encoded(inputs, max_new_tokens)
+
+    for current in ("OCRBench", "TextVQA_VAL"):
+        dataset = load_tsv(tmp_path / f"{current}.tsv", current)
+        predict_shard(dataset, tmp_path / current, [0], RankInfo(0, 1, 0, 1), Recording, 1, 2,
+                      show_progress=False, family=FAMILIES["qwen2-vl"])  # fmt: skip
+    assert grids == {"OCRBench": [[1, 20, 20]], "TextVQA_VAL": [[1, 4, 4]]}

@@ -13,7 +13,7 @@ from __future__ import annotations
 import logging
 import os
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -167,7 +167,7 @@ class ShardStats:
 class Answerer(Protocol):
     """The model side of inference: what ``models.hf.VisionLanguageModel`` provides."""
 
-    def encode(self, batch: Sequence[list[Message]]) -> Any: ...
+    def encode(self, batch: Sequence[list[Message]], **options: Any) -> Any: ...
 
     def generate_encoded(self, inputs: Any, max_new_tokens: int) -> Generation: ...
 
@@ -249,10 +249,12 @@ class BatchRunner:
         batch_size: int,
         family: PromptFamily = FAMILIES[DEFAULT_FAMILY],
         images: str = "vlmevalkit",
+        processor: Mapping[str, Any] | None = None,
     ) -> None:
         self.model = model
         self.family = family
         self.image_handling = images
+        self.encode_options = {"processor": processor} if processor else {}
         self.max_new_tokens = max_new_tokens
         self.limit = batch_size
         self.stats = ShardStats(batch_size=batch_size)
@@ -277,14 +279,14 @@ class BatchRunner:
         if not items:
             return Prepared(good, items, None, failed)
         try:
-            return Prepared(good, items, self.model.encode(items), failed)
+            return Prepared(good, items, self._encode(items), failed)
         except Exception as exc:
             if is_out_of_memory(exc):
                 raise
         accepted = []
         for position, item in zip(good, items, strict=True):
             try:
-                self.model.encode([item])
+                self._encode([item])
             except Exception as exc:
                 if is_out_of_memory(exc):
                     raise
@@ -292,7 +294,12 @@ class BatchRunner:
             else:
                 accepted.append((position, item))
         good, items = [p for p, _ in accepted], [item for _, item in accepted]
-        return Prepared(good, items, self.model.encode(items) if items else None, failed)
+        return Prepared(good, items, self._encode(items) if items else None, failed)
+
+    def _encode(self, items: list[list[Message]]) -> Any:
+        """The model's inputs for ``items``, with the family's processor settings for the
+        dataset, if any."""
+        return self.model.encode(items, **self.encode_options)
 
     def run(self, batch: Prepared) -> list[tuple[int, str, str | None]]:
         """(position, prediction, error) for every item of ``batch``."""
@@ -312,7 +319,7 @@ class BatchRunner:
             return self._split(positions, items)
         inputs = prepared.take_inputs() if prepared is not None else None
         if inputs is None:
-            inputs = self.model.encode(items)
+            inputs = self._encode(items)
         generation, out_of_memory = None, None
         try:
             generation = self.model.generate_encoded(inputs, self.max_new_tokens)
@@ -385,7 +392,10 @@ def predict_shard(
     own = checkpoint_path(dataset_dir, info.rank)
     own.parent.mkdir(parents=True, exist_ok=True)
     already = sum(1 for i in indices if i in done)
-    runner = BatchRunner(model() if todo else None, max_new_tokens, batch_size, family, images)
+    processor = family.processor_by_dataset.get(dataset.name)
+    runner = BatchRunner(
+        model() if todo else None, max_new_tokens, batch_size, family, images, processor
+    )
     progress = Progress(
         dataset_dir, len(indices), already, show_progress and info.is_main, dataset.name
     )

@@ -14,7 +14,7 @@ before. A model copy spanning several GPUs is placed by accelerate
 from __future__ import annotations
 
 import inspect
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -104,18 +104,22 @@ class VisionLanguageModel:
         takes_kwargs_dict = (
             "processor_kwargs" in inspect.signature(self.processor.apply_chat_template).parameters
         )  # transformers >= 5
-        self._padding = (
-            {"processor_kwargs": {"padding": True}} if takes_kwargs_dict else {"padding": True}
-        )
+        self._takes_kwargs_dict = takes_kwargs_dict
         self.pad_token_id = tokenizer.pad_token_id
         if self.pad_token_id is None:
             self.pad_token_id = tokenizer.eos_token_id
 
-    def encode(self, batch: Sequence[Sequence[Message]]) -> Any:
+    def encode(
+        self, batch: Sequence[Sequence[Message]], processor: Mapping[str, Any] | None = None
+    ) -> Any:
         """The processor's tensors for a batch of VLMEvalKit messages, left-padded, on the
-        CPU (pinned for a GPU). Safe to call from a background thread while the model
-        generates.
+        CPU (pinned for a GPU). ``processor`` overrides some of the record's processor
+        settings for this call (a family's setting for one dataset). Safe to call from a
+        background thread while the model generates.
         """
+        options: dict[str, Any] = {"padding": True}
+        if processor:
+            options.update({**self.spec.processor, **processor})
         conversations = [conversation(messages, self.system_prompt) for messages in batch]
         inputs = self.processor.apply_chat_template(
             conversations,
@@ -123,7 +127,7 @@ class VisionLanguageModel:
             tokenize=True,
             return_dict=True,
             return_tensors="pt",
-            **self._padding,
+            **({"processor_kwargs": options} if self._takes_kwargs_dict else options),
         ).to(self.dtype)  # floating tensors only
         if self.device.type == "cuda":
             for key, value in inputs.items():

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 import string
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from vlmeval_core.datasets.prompts import present as _holds_value
@@ -41,14 +41,17 @@ Builder = Callable[[Mapping[str, Any], Benchmark, list[Any]], list[Message] | No
 
 @dataclass(frozen=True)
 class PromptFamily:
-    """A model family's prompts: its ``build`` (None: always the dataset's prompt) and the
-    system prompt its VLMEvalKit class puts before every conversation (None: none).
-    ``reference`` names the VLMEvalKit code (main, e8e78f05) it follows."""
+    """A model family's prompts: its ``build`` (None: always the dataset's prompt), the
+    system prompt its VLMEvalKit class puts before every conversation (None: none), and
+    processor settings its class changes for one dataset (dataset name -> settings over
+    the model record's). ``reference`` names the VLMEvalKit code (main, e8e78f05) it
+    follows."""
 
     name: str
     reference: str
     build: Builder | None = None
     system_prompt: str | None = None
+    processor_by_dataset: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
 
 
 def present(row: Mapping[str, Any], key: str) -> bool:

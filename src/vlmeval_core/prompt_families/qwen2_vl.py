@@ -1,7 +1,8 @@
 """Qwen2-VL and Qwen2.5-VL: ``Qwen2VLPromptMixin`` (vlmeval/vlm/qwen2_vl/prompt.py, e8e78f05).
 
 Qwen2.5-VL's entries in vlmeval/config.py pass ``use_custom_prompt=False``, so
-it always takes the dataset's prompt.
+it always takes the dataset's prompt. Both use ``Qwen2VLChat``, whose
+``_prepare_content`` (model.py) gives OCRBench images ``min_pixels=10*10*28*28``.
 """
 
 from __future__ import annotations
@@ -56,7 +57,16 @@ def build(row: Mapping[str, Any], benchmark: Benchmark, images: list[Any]) -> li
     return None
 
 
-QWEN2_VL = PromptFamily("qwen2-vl", "vlmeval/vlm/qwen2_vl/prompt.py Qwen2VLPromptMixin", build)
+PROCESSOR_BY_DATASET = {"OCRBench": {"min_pixels": 10 * 10 * 28 * 28}}
+
+QWEN2_VL = PromptFamily(
+    "qwen2-vl",
+    "vlmeval/vlm/qwen2_vl/prompt.py Qwen2VLPromptMixin",
+    build,
+    processor_by_dataset=PROCESSOR_BY_DATASET,
+)
 QWEN2_5_VL = PromptFamily(
-    "qwen2.5-vl", "vlmeval/config.py Qwen2.5-VL-*: Qwen2VLChat(use_custom_prompt=False)"
+    "qwen2.5-vl",
+    "vlmeval/config.py Qwen2.5-VL-*: Qwen2VLChat(use_custom_prompt=False)",
+    processor_by_dataset=PROCESSOR_BY_DATASET,
 )

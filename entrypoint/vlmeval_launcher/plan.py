@@ -150,16 +150,19 @@ def apply_flags(record: ModelSpec, request: EvalRequest) -> ModelSpec:
         "images": request.images,
         "prompt_family": request.prompt_family,
     }
-    if request.prompt_family is not None and request.prompt_family not in FAMILIES:
-        raise UsageError(
-            f"--prompt-family {request.prompt_family!r}: choose one of {', '.join(FAMILIES)}"
-        )
+    check_prompt_family(request.prompt_family)
     return dataclasses.replace(
         record,
         dtype=request.dtype,
         gpus_per_model=request.gpus_per_model,
         **{k: v for k, v in given.items() if v is not None},
     )
+
+
+def check_prompt_family(name: str | None) -> None:
+    """``--prompt-family`` must name a family of :data:`FAMILIES` (None: not given)."""
+    if name is not None and name not in FAMILIES:
+        raise UsageError(f"--prompt-family {name!r}: choose one of {', '.join(FAMILIES)}")
 
 
 def _check_numbers(request: EvalRequest) -> None:

@@ -21,14 +21,14 @@ from vlmeval_core.errors import UsageError
 from vlmeval_core.models.record import ModelSpec
 from vlmeval_core.models.registry import resolve_model
 from vlmeval_core.prompt_families import FAMILIES, item_messages
+from vlmeval_launcher.plan import check_prompt_family
 from vlmeval_launcher.score import load_dataset
 
 
 def model_record(model: str, prompt_family: str | None, images: str | None) -> ModelSpec:
     """The record ``--model`` resolves to, with ``--prompt-family`` and ``--images`` applied."""
+    check_prompt_family(prompt_family)
     record = resolve_model(model)
-    if prompt_family is not None and prompt_family not in FAMILIES:
-        raise UsageError(f"--prompt-family {prompt_family!r}: choose one of {', '.join(FAMILIES)}")
     given = {"prompt_family": prompt_family, "images": images}
     return dataclasses.replace(record, **{k: v for k, v in given.items() if v is not None})
 

@@ -38,14 +38,6 @@ if TYPE_CHECKING:
     from vlmeval_core.datasets.tsv import Dataset
 
 
-def family_of(name: str) -> PromptFamily:
-    """The family called ``name``; a KeyError names the known ones."""
-    try:
-        return FAMILIES[name]
-    except KeyError:
-        raise KeyError(f"prompt family {name!r} is unknown; known: {', '.join(FAMILIES)}") from None
-
-
 def build_messages(
     family: PromptFamily, benchmark: Benchmark, row: dict[str, Any], images: Sequence[Any]
 ) -> list[Message]:

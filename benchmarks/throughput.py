@@ -44,6 +44,7 @@ from vlmeval_core.inference import predict_shard
 from vlmeval_core.models.hf import Generation, VisionLanguageModel
 from vlmeval_core.models.registry import TINY_VLM_DIR
 from vlmeval_core.plan import ModelSpec
+from vlmeval_core.prompt_families import FAMILIES, item_messages
 
 RESULTS = Path(__file__).resolve().parent / "results"
 CONFIGS = Path(__file__).resolve().parent / "configs"
@@ -129,7 +130,8 @@ def per_sample(setup: Setup, positions: list[int], device: str) -> tuple[int, in
     """VLMEvalKit's loop: decode one item, one generate() call, empty the CUDA cache."""
     prompt_tokens = generated_tokens = 0
     for position in positions:
-        item = (setup.dataset.images(position), setup.dataset.prompt(position))
+        images = setup.dataset.images(position)
+        item = item_messages(FAMILIES["dataset"], setup.dataset, position, images)
         generation = setup.model.generate_encoded(setup.model.encode([item]), setup.max_new_tokens)
         prompt_tokens += generation.prompt_tokens
         generated_tokens += generation.generated_tokens

@@ -159,7 +159,9 @@ def encode(processor: Qwen2VLProcessor, batch: list[tuple[object, str, str]], tr
     texts = []
     for _, text, answer in batch:
         prompt = processor.apply_chat_template(
-            prompts.chat_message([None], text), add_generation_prompt=True, tokenize=False
+            [{"role": "user", "content": [{"type": "image"}, {"type": "text", "text": text}]}],
+            add_generation_prompt=True,
+            tokenize=False,
         )
         texts.append(prompt + (answer + "<|im_end|>" if train else ""))
     processor.tokenizer.padding_side = "right" if train else "left"

@@ -38,13 +38,18 @@ def client(server: MisbehavingServer, timeout_s: float = 5.0, **extra) -> Endpoi
     return EndpointClient(spec, "fake-vlm", policy=FAST, key="sk-test-key")
 
 
+def ask(text: str) -> list[dict]:
+    """One item's messages in VLMEvalKit's format: the image, then the question."""
+    return [{"type": "image", "value": IMAGE}, {"type": "text", "value": text}]
+
+
 def json_body(payload: object) -> bytes:
     return json.dumps(payload).encode()
 
 
 def test_a_request_carries_the_image_as_png_data_url_greedy_settings_extra_fields_and_key():
     with MisbehavingServer(answer="  B \n") as server:
-        answer = client(server, top_k=1).answer([IMAGE], "Which colour?", 8)
+        answer = client(server, top_k=1).answer(ask("Which colour?"), None, 8)
     assert answer == "B"
     (seen,) = server.completions()
     body = seen.body
@@ -60,6 +65,18 @@ def test_a_request_carries_the_image_as_png_data_url_greedy_settings_extra_field
     assert seen.headers["Authorization"] == "Bearer sk-test-key"
 
 
+def test_a_familys_system_prompt_goes_first_as_the_in_process_chat_has_it():
+    with MisbehavingServer(answer="A") as server:
+        client(server).answer(ask("q"), "You are a helpful assistant. ", 4)
+    (seen,) = server.completions()
+    system, user = seen.body["messages"]
+    assert system == {
+        "role": "system",
+        "content": [{"type": "text", "text": "You are a helpful assistant. "}],
+    }
+    assert user["role"] == "user" and user["content"][-1] == {"type": "text", "text": "q"}
+
+
 def test_the_servers_models_answer_is_kept_for_the_manifest():
     with MisbehavingServer() as server:
         assert client(server).server_models["data"][0]["id"] == "fake-vlm"
@@ -68,7 +85,7 @@ def test_the_servers_models_answer_is_kept_for_the_manifest():
 def test_429_is_retried_no_sooner_than_its_retry_after():
     limited = Step(429, json_body({"error": {"message": "slow down"}}), {"Retry-After": "1"})
     with MisbehavingServer([limited], answer="C") as server:
-        assert client(server).answer([IMAGE], "q", 4) == "C"
+        assert client(server).answer(ask("q"), None, 4) == "C"
     first, second = server.completions()
     assert second.at - first.at >= 1.0
 
@@ -76,14 +93,14 @@ def test_429_is_retried_no_sooner_than_its_retry_after():
 def test_5xx_is_retried_until_it_clears():
     failing = Step(500, json_body({"error": {"message": "boom"}}))
     with MisbehavingServer([failing, Step(503, b"busy")], answer="D") as server:
-        assert client(server).answer([IMAGE], "q", 4) == "D"
+        assert client(server).answer(ask("q"), None, 4) == "D"
     assert len(server.completions()) == 3
 
 
 def test_a_5xx_that_never_clears_fails_the_item_with_the_servers_message():
     script = [Step(500, json_body({"error": {"message": "model crashed"}}))] * 3
     with MisbehavingServer(script) as server, pytest.raises(ItemFailed, match="model crashed"):
-        client(server).answer([IMAGE], "q", 4)
+        client(server).answer(ask("q"), None, 4)
     assert len(server.completions()) == FAST.attempts
 
 
@@ -93,7 +110,7 @@ def test_another_4xx_fails_the_item_at_once_with_the_servers_message():
         MisbehavingServer([refused]) as server,
         pytest.raises(ItemFailed, match="HTTP 400: image too large for this model"),
     ):
-        client(server).answer([IMAGE], "q", 4)
+        client(server).answer(ask("q"), None, 4)
     assert len(server.completions()) == 1, "a 4xx other than 429 is not retried"
 
 
@@ -102,7 +119,7 @@ def test_malformed_json_fails_the_item_naming_what_came_back():
         MisbehavingServer([Step(200, b"{not json")]) as server,
         pytest.raises(ItemFailed, match=re.escape("not JSON: '{not json'")),
     ):
-        client(server).answer([IMAGE], "q", 4)
+        client(server).answer(ask("q"), None, 4)
 
 
 def test_an_answer_without_a_message_fails_the_item():
@@ -110,18 +127,18 @@ def test_an_answer_without_a_message_fails_the_item():
         MisbehavingServer([Step(200, json_body({"choices": []}))]) as server,
         pytest.raises(ItemFailed, match=r"no choices\[0\]\.message\.content"),
     ):
-        client(server).answer([IMAGE], "q", 4)
+        client(server).answer(ask("q"), None, 4)
 
 
 def test_a_dropped_connection_is_retried():
     with MisbehavingServer([Step(drop=True)], answer="A") as server:
-        assert client(server).answer([IMAGE], "q", 4) == "A"
+        assert client(server).answer(ask("q"), None, 4) == "A"
     assert len(server.completions()) == 2
 
 
 def test_a_stall_longer_than_the_timeout_is_cut_and_retried():
     with MisbehavingServer([Step(stall_s=3.0)], answer="B") as server:
-        assert client(server, timeout_s=0.5).answer([IMAGE], "q", 4) == "B"
+        assert client(server, timeout_s=0.5).answer(ask("q"), None, 4) == "B"
     assert len(server.completions()) == 2
 
 
@@ -131,7 +148,7 @@ def test_a_server_that_always_stalls_fails_the_item_naming_the_timeout():
         MisbehavingServer(script) as server,
         pytest.raises(ItemFailed, match=r"no answer within 0.5 s \(--api-timeout\)"),
     ):
-        client(server, timeout_s=0.5).answer([IMAGE], "q", 4)
+        client(server, timeout_s=0.5).answer(ask("q"), None, 4)
 
 
 def free_port() -> int:
@@ -242,7 +259,8 @@ def test_the_key_comes_from_the_environment(monkeypatch, variables, sent):
     for name, value in variables.items():
         monkeypatch.setenv(name, value)
     with MisbehavingServer() as server:
-        EndpointClient(EndpointSpec(base_url=server.base_url), "m", policy=FAST).answer([], "q", 1)
+        spec = EndpointSpec(base_url=server.base_url)
+        EndpointClient(spec, "m", policy=FAST).answer(ask("q"), None, 1)
     assert server.completions()[0].headers.get("Authorization") == sent
 
 

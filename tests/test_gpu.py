@@ -18,6 +18,7 @@ import pytest
 from conftest import make_plan, run_torchrun, worker_env
 from vlmeval_core.models.registry import TINY_VLM_DIR
 from vlmeval_core.plan import ModelSpec
+from vlmeval_core.prompt_families import FAMILIES, item_messages
 
 pytestmark = pytest.mark.gpu
 LAUNCHER = [sys.executable, "-c", "from vlmeval_launcher.cli import main; main()"]
@@ -190,7 +191,7 @@ def test_gpus_per_model_places_the_copy_with_accelerate(shapes_vqa, tiny_vlm_on_
         ModelSpec("tiny-vlm", "bundled", str(TINY_VLM_DIR), gpus_per_model=2), "cuda"
     )
     assert {p.device.type for p in spanning.model.parameters()} == {"cuda"}
-    items = [(shapes_vqa.images(i), shapes_vqa.prompt(i)) for i in range(16)]
+    items = [dataset_messages(shapes_vqa, i) for i in range(16)]
     assert spanning.generate(items, 8) == tiny_vlm_on_cuda.generate(items, 8)
 
 
@@ -200,7 +201,12 @@ def test_the_gpu_predictions_match_a_one_item_batch(shapes_vqa):
     model = VisionLanguageModel(
         ModelSpec("tiny-vlm", "bundled", str(TINY_VLM_DIR), dtype="float32"), "cuda"
     )
-    items = [(shapes_vqa.images(i), shapes_vqa.prompt(i)) for i in range(32)]
+    items = [dataset_messages(shapes_vqa, i) for i in range(32)]
     batched = model.generate(items, 8)
     single = [model.generate([item], 8)[0] for item in items]
     assert batched == single
+
+
+def dataset_messages(dataset, position):
+    """What tiny-vlm (the dataset prompt family) is sent for one item."""
+    return item_messages(FAMILIES["dataset"], dataset, position, dataset.images(position))

@@ -15,6 +15,7 @@ from vlmeval_core.datasets.tsv import load_tsv
 from vlmeval_core.models import hf
 from vlmeval_core.models.registry import TINY_VLM_DIR
 from vlmeval_core.plan import ModelSpec
+from vlmeval_core.prompt_families import FAMILIES, item_messages
 
 TINY = ModelSpec("tiny-vlm", "bundled", str(TINY_VLM_DIR), max_new_tokens=8)
 
@@ -113,7 +114,7 @@ def test_a_model_copy_over_two_gpus_is_placed_by_accelerate(tmp_path, monkeypatc
 
     monkeypatch.setattr(modeling_utils, "_get_device_map", spy)
     dataset = load_tsv(shapes.write_tsv("ShapesVQA", tmp_path), "ShapesVQA")
-    items = [(dataset.images(i), dataset.prompt(i)) for i in range(8)]
+    items = [dataset_messages(dataset, i) for i in range(8)]
     spanning = hf.VisionLanguageModel(
         ModelSpec("tiny-vlm", "bundled", str(TINY_VLM_DIR), gpus_per_model=2), "cpu"
     )
@@ -122,3 +123,8 @@ def test_a_model_copy_over_two_gpus_is_placed_by_accelerate(tmp_path, monkeypatc
     single = hf.VisionLanguageModel(ModelSpec("tiny-vlm", "bundled", str(TINY_VLM_DIR)), "cpu")
     assert len(plans) == 1, "one device needs no plan"
     assert spanning.generate(items, 8) == single.generate(items, 8)
+
+
+def dataset_messages(dataset, position):
+    """What tiny-vlm (the dataset prompt family) is sent for one item."""
+    return item_messages(FAMILIES["dataset"], dataset, position, dataset.images(position))

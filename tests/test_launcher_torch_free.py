@@ -45,6 +45,18 @@ def probe(args: list[str], env: dict[str, str]) -> dict:
         ["list", "datasets"],
         ["eval", "-m", "tiny-vlm", "-d", "ShapesMCQ", "--dry-run", "--output", "{tmp}"],
         ["score", "--help"],
+        [
+            "prompts",
+            "-m",
+            "Qwen2-VL-2B-Instruct",
+            "-d",
+            "ShapesMCQ",
+            "--limit",
+            "2",
+            "--json",
+            "--data-dir",
+            "{tmp}",
+        ],
     ],
 )
 def test_light_commands_leave_torch_and_transformers_unimported(args, tmp_path):

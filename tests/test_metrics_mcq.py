@@ -12,9 +12,10 @@ import math
 import pandas as pd
 import pytest
 
-from catalog_fixtures import GREEN, RED, mmbench, mmmu, plain_mcq, scienceqa, score_through_worker
-from vlmeval_core.datasets.prompts import InterleavedPrompt, chat_message
+from catalog_fixtures import GREEN, mmbench, mmmu, plain_mcq, scienceqa, score_through_worker
+from vlmeval_core.datasets.prompts import interleave
 from vlmeval_core.datasets.tsv import load_tsv
+from vlmeval_core.prompt_families import FAMILIES, item_messages
 from vlmeval_core.report import result_stem
 
 
@@ -141,31 +142,26 @@ def test_mmmu_prompts_put_each_image_where_the_text_names_it(tmp_path):
     mmmu().to_csv(path, sep="\t", index=False)
     dataset = load_tsv(path, "MMMU_DEV_VAL", "mcq")
     text = dataset.prompt(1)
-    assert isinstance(text, InterleavedPrompt)
     assert text == (
         "Question: Compare <image 1> and <image 2>: which is green?\nOptions:\n"
         "A. the first\nB. the second\nPlease select the correct answer from the options above. \n"
     )
     images = dataset.images(1)  # a Python list literal of two base64 images
     assert [im.getpixel((0, 0)) for im in images] == [(200, 40, 40), (40, 170, 60)]
-    content = chat_message(images, text)[0]["content"]
+    content = item_messages(FAMILIES["dataset"], dataset, 1, images)
     assert [c["type"] for c in content] == ["text", "image", "text", "image", "text"]
-    assert content[0]["text"] == "Question: Compare "
-    assert content[1]["image"] is images[0] and content[3]["image"] is images[1]
-    assert content[2]["text"] == " and "
-    assert content[4]["text"].startswith(": which is green?\nOptions:")
+    assert content[0]["value"] == "Question: Compare "
+    assert content[1]["value"] is images[0] and content[3]["value"] is images[1]
+    assert content[2]["value"] == " and "
+    assert content[4]["value"].startswith(": which is green?\nOptions:")
     # an open question has no options and its one image follows "<image 1>"
-    open_q = chat_message(dataset.images(2), dataset.prompt(2))[0]["content"]
-    assert open_q[0]["text"] == "Question: How many sides has the shape in "
-    assert open_q[1]["type"] == "image" and open_q[2]["text"] == "?\n"
+    open_q = item_messages(FAMILIES["dataset"], dataset, 2, dataset.images(2))
+    assert open_q[0]["value"] == "Question: How many sides has the shape in "
+    assert open_q[1]["type"] == "image" and open_q[2]["value"] == "?\n"
 
 
 def test_interleaving_leaves_other_prompts_alone():
-    assert [c["type"] for c in chat_message([RED], "<image 1> plain")[0]["content"]] == [
-        "image",
-        "text",
-    ]
-    unnamed = chat_message(["a", "b"], InterleavedPrompt("no placeholder"))[0]["content"]
+    unnamed = interleave(["a", "b"], "no placeholder")
     assert [c["type"] for c in unnamed] == ["image", "image", "text"]
-    missing = chat_message(["a"], InterleavedPrompt("x <image 1> y <image 3> z"))[0]["content"]
-    assert [c.get("text", c.get("image")) for c in missing] == ["x ", "a", " y <image 3> z"]
+    missing = interleave(["a"], "x <image 1> y <image 3> z")
+    assert [c["value"] for c in missing] == ["x ", "a", " y <image 3> z"]

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import math
 
-from vlmeval_core.datasets.prompts import build_prompt, chat_message
+from vlmeval_core.datasets.prompts import build_prompt
+from vlmeval_core.prompt_families import FAMILIES, Benchmark, build_messages
 
 
 def test_mcq_prompt_with_hint_and_options():
@@ -37,6 +38,10 @@ def test_yes_no_and_vqa_suffixes():
 
 
 def test_images_come_first_in_order():
-    content = chat_message(["img1", "img2"], "text")[0]["content"]
-    assert [c["type"] for c in content] == ["image", "image", "text"]
-    assert [c.get("image") for c in content[:2]] == ["img1", "img2"]
+    benchmark = Benchmark("ShapesVQA", "vqa", "vqa")
+    content = build_messages(FAMILIES["dataset"], benchmark, {"question": "Q?"}, ["i1", "i2"])
+    assert content == [
+        {"type": "image", "value": "i1"},
+        {"type": "image", "value": "i2"},
+        {"type": "text", "value": "Q?\nAnswer the question using a single word or phrase."},
+    ]

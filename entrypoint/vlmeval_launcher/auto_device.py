@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from vlmeval_core.models.registry import ResolvedModel
+from vlmeval_core.models.record import ModelSpec
 
 CPU_WEIGHTS_LIMIT = 1 << 30
 """1 GiB of weight files (about 250M fp32 parameters): minutes, not hours, on a CPU."""
@@ -25,7 +25,7 @@ def weights_size(directory: Path) -> int:
     return sum(p.stat().st_size for p in weights if p.is_file())
 
 
-def runs_on_cpu_by_default(model: ResolvedModel) -> bool:
+def runs_on_cpu_by_default(model: ModelSpec) -> bool:
     """Whether ``--device auto`` may fall back to the CPU for ``model`` when no GPU is usable."""
     if model.source == "bundled":
         return True
@@ -34,11 +34,11 @@ def runs_on_cpu_by_default(model: ResolvedModel) -> bool:
     return False  # a hub model: its size is unknown before it is downloaded
 
 
-def fallback_note(model: ResolvedModel) -> str:
+def fallback_note(model: ModelSpec) -> str:
     return f"no GPU here, so --device auto runs {model.name} (a small model) on the CPU"
 
 
-def refusal_advice(model: ResolvedModel) -> str:
+def refusal_advice(model: ModelSpec) -> str:
     """What the no-GPU error adds under ``--device auto`` for a model too large for the CPU."""
     return (
         f"--device auto runs only small local models such as tiny-vlm on the CPU; "

@@ -1,4 +1,5 @@
-"""The ``vlmeval`` click CLI: ``eval``, ``score``, ``gpus``, ``list``, ``doctor``, ``fetch``.
+"""The ``vlmeval`` click CLI: ``eval``, ``score``, ``prompts``, ``gpus``, ``list``, ``doctor``,
+``fetch``.
 
 Every flag of ``eval`` can also come from ``VLMEVAL_<FLAG>`` (``--gpus-per-model``
 -> ``VLMEVAL_GPUS_PER_MODEL``); a flag given on the command line wins. Any
@@ -9,6 +10,7 @@ imports torch or transformers at import time; only ``doctor`` does, when run.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import shlex
@@ -223,6 +225,19 @@ Results go to <output>/<model>/<run-name>/; rerun with the same --run-name to re
     default=None,
     help="Run the model repository's own code.  [default: off, unless the registry says so]",
 )
+@_option(
+    "--images",
+    type=click.Choice(["vlmevalkit", "original"]),
+    default=None,
+    help="vlmevalkit: each image as VLMEvalKit main's dump_image saves it (re-encoded as its "
+    "file name says); original: the TSV's bytes.  [default: the model's registry entry]",
+)
+@_option(
+    "--prompt-family",
+    default=None,
+    metavar="FAMILY",
+    help="Whose prompts to send (`vlmeval list models`).  [default: the model's registry entry]",
+)
 @_option("--nnodes", type=int, default=1, show_default=True, help="Hosts taking part.")
 @_option("--node-rank", type=int, default=None, help="This host's rank, 0 to nnodes-1.")
 @_option(
@@ -408,6 +423,65 @@ def _item_errors(scores: dict[str, Any]) -> str:
     return f", {_count(errors, 'item error')}" if errors else ""
 
 
+PROMPTS_EPILOG = """\b
+Examples:
+  vlmeval prompts -m Qwen2-VL-7B-Instruct -d MMStar --limit 3
+  vlmeval prompts -m tiny-vlm -d ShapesMCQ --json --limit 2
+\b
+--json prints one line per item: {"index": …, "messages": [{"type": "image",
+"value": "<where the image comes from>"}, {"type": "text", "value": "…"}]},
+VLMEvalKit's message format (a family's system prompt comes first, type "system").
+"""
+
+
+@main.command("prompts", epilog=PROMPTS_EPILOG)
+@click.option(
+    "--model",
+    "-m",
+    required=True,
+    metavar="NAME",
+    help="Registered name, hub id (org/name) or local directory.",
+)
+@click.option(
+    "--data",
+    "-d",
+    required=True,
+    metavar="DATA",
+    help="Registered dataset name, or a .tsv path with an optional :mcq, :yorn or :vqa.",
+)
+@click.option("--limit", type=int, default=None, metavar="N", help="Only the first N items.")
+@click.option("--json", "as_json", is_flag=True, help="One JSON line per item.")
+@click.option(
+    "--images",
+    type=click.Choice(["vlmevalkit", "original"]),
+    default=None,
+    help="How images are fed.  [default: the model's registry entry]",
+)
+@click.option(
+    "--prompt-family",
+    default=None,
+    metavar="FAMILY",
+    help="Whose prompts.  [default: the model's registry entry]",
+)
+@data_dir_option()
+def prompts_command(
+    model: str,
+    data: str,
+    limit: int | None,
+    as_json: bool,
+    images: str | None,
+    prompt_family: str | None,
+    data_dir: str,
+) -> None:
+    """Print exactly what each item sends the model (no weights, no GPU, no torch)."""
+    from vlmeval_launcher.plan import absolute_path
+    from vlmeval_launcher.prompts import as_json_line, item_prompts, model_record, readable
+
+    record = model_record(model, prompt_family, images)
+    for item in item_prompts(record, data, absolute_path(data_dir), limit):
+        click.echo(as_json_line(item) if as_json else readable(item) + "\n")
+
+
 @main.command("gpus")
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON list for scripts.")
 def gpus_command(as_json: bool) -> None:
@@ -444,30 +518,31 @@ def list_group() -> None:
 @list_group.command("models")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON for scripts.")
 def list_models(as_json: bool) -> None:
-    """Registered model names, where their weights come from, and their defaults."""
+    """Registered models: where their weights come from, their prompts and defaults."""
     from vlmeval_core.models.registry import MODELS
+    from vlmeval_core.prompt_families import FAMILIES
 
-    records = [
-        {
-            "name": e.name,
-            "source": "bundled" if e.name == "tiny-vlm" else "hub",
-            "path": e.hub_id,
-            "batch_size": e.batch_size,
-            "max_new_tokens": e.max_new_tokens,
-        }
-        for e in MODELS.values()
-    ]
+    records = [dataclasses.asdict(m) for m in MODELS.values()]
     if as_json:
         click.echo(json.dumps(records, indent=2))
         return
     _table(
-        ("NAME", "SOURCE", "HUB ID / PATH", "BATCH", "NEW TOKENS"),
+        ("NAME", "SOURCE", "HUB ID / PATH", "PROMPTS", "BATCH", "NEW TOKENS", "PROCESSOR"),
         [
-            (r["name"], r["source"], r["path"], str(r["batch_size"]), str(r["max_new_tokens"]))
+            (
+                r["name"],
+                r["source"],
+                r["path"],
+                r["prompt_family"],
+                str(r["batch_size"]),
+                str(r["max_new_tokens"]),
+                " ".join(f"{k}={v}" for k, v in r["processor"].items()) or "-",
+            )
             for r in records
         ],
     )
-    click.echo("Any hub id (org/name) or local model directory works too.")
+    click.echo("Any hub id (org/name) or local model directory works too (prompts: dataset).")
+    click.echo(f"Prompt families (--prompt-family): {', '.join(FAMILIES)}.")
 
 
 @list_group.command("datasets")

@@ -11,6 +11,7 @@ Torch-free.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import re
 import sys
@@ -21,10 +22,10 @@ from pathlib import Path
 
 from vlmeval_core.datasets.registry import DatasetRef, resolve_dataset
 from vlmeval_core.errors import UsageError
-from vlmeval_core.models.registry import MODELS, ResolvedModel, resolve_model
-from vlmeval_core.names import find_name
+from vlmeval_core.models.registry import registered, resolve_model
 from vlmeval_core.node import NodeSettings
 from vlmeval_core.plan import DTYPES, SAFE_NAME, EndpointSpec, ModelSpec, Plan
+from vlmeval_core.prompt_families import FAMILIES
 from vlmeval_launcher import auto_device
 from vlmeval_launcher import gpus as gpu_discovery
 
@@ -55,6 +56,8 @@ class EvalRequest:
     limit: int | None = None
     seed: int = 0
     trust_remote_code: bool | None = None
+    images: str | None = None
+    prompt_family: str | None = None
     nnodes: int = 1
     node_rank: int | None = None
     rdzv_endpoint: str | None = None
@@ -122,7 +125,7 @@ def resolve_launch(
 
     if request.api_base is not None:
         return _endpoint_launch(request, run_name)
-    resolved = resolve_model(request.model)
+    resolved = apply_flags(resolve_model(request.model), request)
     datasets = _resolve_datasets(request.data)
 
     device, gpus, nproc = _place(request, discover, resolved)
@@ -132,20 +135,8 @@ def resolve_launch(
     check_output_dir(output_dir)
     check_data_dir(data_dir)
 
-    trust = request.trust_remote_code
-    model = ModelSpec(
-        name=resolved.name,
-        source=resolved.source,
-        path=resolved.path,
-        revision=request.revision,
-        dtype=request.dtype,
-        trust_remote_code=resolved.trust_remote_code if trust is None else trust,
-        batch_size=request.batch_size or resolved.batch_size,
-        max_new_tokens=request.max_new_tokens or resolved.max_new_tokens,
-        gpus_per_model=request.gpus_per_model,
-    )
     plan = Plan(
-        model=model,
+        model=resolved,
         datasets=datasets,
         device=device,
         output_dir=str(output_dir),
@@ -205,15 +196,14 @@ def _endpoint_launch(request: EvalRequest, run_name: str) -> Launch:
     data_dir = absolute_path(request.data_dir)
     check_output_dir(output_dir)
     check_data_dir(data_dir)
-    known = find_name(request.model, MODELS)
-    model = ModelSpec(
-        name=request.model,
-        source="api",
-        path=request.model,
-        batch_size=1,
-        max_new_tokens=request.max_new_tokens
-        or (MODELS[known].max_new_tokens if known else ModelSpec.max_new_tokens),
-    )
+    # A registered model served elsewhere keeps its prompt family, images and answer length;
+    # how it is loaded (weights, processor, dtype) is the server's business.
+    record = registered(request.model) or ModelSpec(request.model, "api", request.model)
+    served = dataclasses.replace(
+        record, name=request.model, source="api", path=request.model, backend="api",
+        revision=None, processor={}, batch_size=1,
+    )  # fmt: skip
+    model = apply_flags(served, request)
     plan = Plan(
         model=model,
         datasets=datasets,
@@ -226,6 +216,31 @@ def _endpoint_launch(request: EvalRequest, run_name: str) -> Launch:
     )
     Plan.from_dict(plan.to_dict(), origin="launcher plan")
     return Launch(plan, NodeSettings(str(data_dir), ()), nproc=1)
+
+
+def apply_flags(record: ModelSpec, request: EvalRequest) -> ModelSpec:
+    """The registry's ``record`` with what the flags (or their variables) set on top."""
+    given = {
+        "revision": request.revision,
+        "trust_remote_code": request.trust_remote_code,
+        "batch_size": request.batch_size,
+        "max_new_tokens": request.max_new_tokens,
+        "images": request.images,
+        "prompt_family": request.prompt_family,
+    }
+    check_prompt_family(request.prompt_family)
+    return dataclasses.replace(
+        record,
+        dtype=request.dtype,
+        gpus_per_model=request.gpus_per_model,
+        **{k: v for k, v in given.items() if v is not None},
+    )
+
+
+def check_prompt_family(name: str | None) -> None:
+    """``--prompt-family`` must name a family of :data:`FAMILIES` (None: not given)."""
+    if name is not None and name not in FAMILIES:
+        raise UsageError(f"--prompt-family {name!r}: choose one of {', '.join(FAMILIES)}")
 
 
 def _check_numbers(request: EvalRequest) -> None:
@@ -312,7 +327,7 @@ def _resolve_datasets(values: Iterable[str]) -> tuple[DatasetRef, ...]:
 
 
 def _place(
-    request: EvalRequest, discover: Callable[[], gpu_discovery.Inventory], model: ResolvedModel
+    request: EvalRequest, discover: Callable[[], gpu_discovery.Inventory], model: ModelSpec
 ) -> tuple[str, tuple[gpu_discovery.Gpu, ...], int]:
     """Pick the device, the GPUs and the number of ranks per node."""
     if request.device not in DEVICE_CHOICES:

@@ -33,7 +33,8 @@ side is no mismatch, and the first launch that knows one records it."""
 
 @dataclass(frozen=True)
 class ModelIdentity:
-    """Which weights and code answer: a hub id at a commit, or the content of a directory."""
+    """Which weights and code answer (a hub id at a commit, or the content of a directory),
+    and what reaches them: processor settings, prompts and how images are fed."""
 
     name: str
     source: str
@@ -43,6 +44,10 @@ class ModelIdentity:
     content_sha256: str | None
     dtype: str
     trust_remote_code: bool
+    backend: str
+    processor: dict[str, Any]
+    prompt_family: str
+    images: str
     api_base: str | None = None
     api_extra: dict[str, Any] | None = None
 
@@ -100,6 +105,10 @@ def model_identity(plan: Plan) -> ModelIdentity:
             content_sha256=None,
             dtype=spec.dtype,
             trust_remote_code=spec.trust_remote_code,
+            backend=spec.backend,
+            processor=dict(spec.processor),
+            prompt_family=spec.prompt_family,
+            images=spec.images,
             api_base=plan.endpoint.base_url,
             api_extra=plan.endpoint.extra,
         )
@@ -113,6 +122,10 @@ def model_identity(plan: Plan) -> ModelIdentity:
         content_sha256=None if hub else directory_sha256(Path(spec.path)),
         dtype=spec.dtype,
         trust_remote_code=spec.trust_remote_code,
+        backend=spec.backend,
+        processor=dict(spec.processor),
+        prompt_family=spec.prompt_family,
+        images=spec.images,
     )
 
 

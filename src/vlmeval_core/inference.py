@@ -13,7 +13,7 @@ from __future__ import annotations
 import logging
 import os
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,6 +25,13 @@ from vlmeval_core.datasets.tsv import Dataset, ItemImageError
 from vlmeval_core.distributed import RankInfo
 from vlmeval_core.errors import RuntimeFailure, UsageError
 from vlmeval_core.files import append_jsonl, open_regular, read_jsonl
+from vlmeval_core.prompt_families import (
+    DEFAULT_FAMILY,
+    FAMILIES,
+    Message,
+    PromptFamily,
+    item_messages,
+)
 from vlmeval_core.signals import deferred
 
 if TYPE_CHECKING:
@@ -160,7 +167,7 @@ class ShardStats:
 class Answerer(Protocol):
     """The model side of inference: what ``models.hf.VisionLanguageModel`` provides."""
 
-    def encode(self, batch: Sequence[tuple[list[Any], str]]) -> Any: ...
+    def encode(self, batch: Sequence[list[Message]], **options: Any) -> Any: ...
 
     def generate_encoded(self, inputs: Any, max_new_tokens: int) -> Generation: ...
 
@@ -170,7 +177,7 @@ class Prepared:
     """A batch made ready in the background: encoded inputs, and items that already failed."""
 
     positions: list[int]
-    items: list[tuple[list[Any], str]]
+    items: list[list[Message]]
     inputs: Any
     failed: list[tuple[int, str]] = field(default_factory=list)
 
@@ -235,8 +242,19 @@ class BatchRunner:
     batch's encoded inputs (:meth:`Prepared.take_inputs`).
     """
 
-    def __init__(self, model: Answerer | None, max_new_tokens: int, batch_size: int) -> None:
+    def __init__(
+        self,
+        model: Answerer | None,
+        max_new_tokens: int,
+        batch_size: int,
+        family: PromptFamily = FAMILIES[DEFAULT_FAMILY],
+        images: str = "vlmevalkit",
+        processor: Mapping[str, Any] | None = None,
+    ) -> None:
         self.model = model
+        self.family = family
+        self.image_handling = images
+        self.encode_options = {"processor": processor} if processor else {}
         self.max_new_tokens = max_new_tokens
         self.limit = batch_size
         self.stats = ShardStats(batch_size=batch_size)
@@ -249,25 +267,26 @@ class BatchRunner:
         those fail and the others are encoded together again.
         """
         good: list[int] = []
-        items: list[tuple[list[Any], str]] = []
+        items: list[list[Message]] = []
         failed: list[tuple[int, str]] = []
         for position in positions:
             try:
-                items.append((dataset.images(position), dataset.prompt(position)))
+                images = dataset.images(position, self.image_handling)
+                items.append(item_messages(self.family, dataset, position, images))
                 good.append(position)
             except ItemImageError as exc:
                 failed.append((position, str(exc)))
         if not items:
             return Prepared(good, items, None, failed)
         try:
-            return Prepared(good, items, self.model.encode(items), failed)
+            return Prepared(good, items, self._encode(items), failed)
         except Exception as exc:
             if is_out_of_memory(exc):
                 raise
         accepted = []
         for position, item in zip(good, items, strict=True):
             try:
-                self.model.encode([item])
+                self._encode([item])
             except Exception as exc:
                 if is_out_of_memory(exc):
                     raise
@@ -275,7 +294,12 @@ class BatchRunner:
             else:
                 accepted.append((position, item))
         good, items = [p for p, _ in accepted], [item for _, item in accepted]
-        return Prepared(good, items, self.model.encode(items) if items else None, failed)
+        return Prepared(good, items, self._encode(items) if items else None, failed)
+
+    def _encode(self, items: list[list[Message]]) -> Any:
+        """The model's inputs for ``items``, with the family's processor settings for the
+        dataset, if any."""
+        return self.model.encode(items, **self.encode_options)
 
     def run(self, batch: Prepared) -> list[tuple[int, str, str | None]]:
         """(position, prediction, error) for every item of ``batch``."""
@@ -287,7 +311,7 @@ class BatchRunner:
     def _generate(
         self,
         positions: list[int],
-        items: list[tuple[list[Any], str]],
+        items: list[list[Message]],
         prepared: Prepared | None = None,
     ) -> list[tuple[int, str, str | None]]:
         """Answers for ``items``; ``prepared`` hands over inputs encoded ahead of time."""
@@ -295,7 +319,7 @@ class BatchRunner:
             return self._split(positions, items)
         inputs = prepared.take_inputs() if prepared is not None else None
         if inputs is None:
-            inputs = self.model.encode(items)
+            inputs = self._encode(items)
         generation, out_of_memory = None, None
         try:
             generation = self.model.generate_encoded(inputs, self.max_new_tokens)
@@ -320,7 +344,7 @@ class BatchRunner:
         return [(p, text, None) for p, text in zip(positions, generation.texts, strict=True)]
 
     def _split(
-        self, positions: list[int], items: list[tuple[list[Any], str]]
+        self, positions: list[int], items: list[list[Message]]
     ) -> list[tuple[int, str, str | None]]:
         results = []
         step = max(1, min(self.limit, (len(items) + 1) // 2))
@@ -349,6 +373,8 @@ def predict_shard(
     batch_size: int,
     max_new_tokens: int,
     show_progress: bool = True,
+    family: PromptFamily = FAMILIES[DEFAULT_FAMILY],
+    images: str = "vlmevalkit",
 ) -> ShardStats:
     """Predict this rank's unfinished ``positions``, checkpointing every batch.
 
@@ -356,7 +382,8 @@ def predict_shard(
     are decoded and encoded by a background thread while the model generates.
     An item whose image cannot be decoded is recorded with an ``error`` and no
     prediction; the rest of its batch goes on. ``model()`` is called, in this
-    thread, only when something is left to predict.
+    thread, only when something is left to predict. Each item is sent as ``family``
+    builds it, its images handled as ``images`` says (:meth:`Dataset.images`).
     """
     started = time.perf_counter()
     indices = dataset.frame["index"].tolist()
@@ -365,7 +392,10 @@ def predict_shard(
     own = checkpoint_path(dataset_dir, info.rank)
     own.parent.mkdir(parents=True, exist_ok=True)
     already = sum(1 for i in indices if i in done)
-    runner = BatchRunner(model() if todo else None, max_new_tokens, batch_size)
+    processor = family.processor_by_dataset.get(dataset.name)
+    runner = BatchRunner(
+        model() if todo else None, max_new_tokens, batch_size, family, images, processor
+    )
     progress = Progress(
         dataset_dir, len(indices), already, show_progress and info.is_main, dataset.name
     )

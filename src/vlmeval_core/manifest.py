@@ -115,6 +115,10 @@ def build_manifest(
             "path": plan.model.path,
             "revision": plan.model.revision,
             "resolved_commit": model_commit,
+            "backend": plan.model.backend,
+            "processor": dict(plan.model.processor),
+            "prompt_family": plan.model.prompt_family,
+            "images": plan.model.images,
         },
         "endpoint": None
         if plan.endpoint is None

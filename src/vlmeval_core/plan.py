@@ -8,16 +8,18 @@ schema checks the launcher's plan and a hand-written one, so a rank can trust
 what it reads. Torch-free. Version 1::
 
     {"schema": 1,
-     "model": {"name", "source": "bundled|hub|local", "path", "revision", "dtype",
-               "trust_remote_code", "batch_size", "max_new_tokens", "gpus_per_model"},
+     "model": {"name", "source": "bundled|hub|local|api", "path", "revision", "dtype",
+               "trust_remote_code", "batch_size", "max_new_tokens", "gpus_per_model",
+               "backend": "transformers|api", "processor", "prompt_family", "images"},
      "datasets": [{"name", "path", "kind"}],
      "device": "cuda|cpu", "output_dir", "run_name", "limit", "seed",
      "endpoint": null | {"base_url", "extra", "concurrency", "timeout_s"}}
 
-An endpoint run (``source: "api"``) names the model as the server knows it in
+An endpoint run (``source`` and ``backend`` ``"api"``) names the model as the server knows it in
 ``model.name`` and ``model.path``; the API key is never part of the plan.
 
-``output_dir`` is the volume's root; results go to :attr:`Plan.run_dir`,
+``model`` is a model record (:mod:`vlmeval_core.models.record`): the registry's,
+with the flags applied. ``output_dir`` is the volume's root; results go to :attr:`Plan.run_dir`,
 ``<output_dir>/<model slug>/<run_name>``.
 """
 
@@ -29,46 +31,26 @@ import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated, Any, Literal, get_args
+from typing import Annotated, Any, Literal
 
-from pydantic import ConfigDict, Field, TypeAdapter, ValidationError
+from pydantic import Field, TypeAdapter, ValidationError
 from pydantic.dataclasses import dataclass
 
 from vlmeval_core.datasets.registry import SAFE_NAME_PATTERN, DatasetRef
 from vlmeval_core.errors import UsageError
 from vlmeval_core.files import write_json
+from vlmeval_core.models.record import ModelSpec
+from vlmeval_core.schema import DTYPES, STRICT, NonEmpty, Positive
 
+__all__ = ["DTYPES", "SAFE_NAME", "ModelSpec", "Plan", "load_plan", "slug"]
 SCHEMA_VERSION = 1
-Dtype = Literal["auto", "bfloat16", "float16", "float32"]
-DTYPES: tuple[str, ...] = get_args(Dtype)
 SAFE_NAME = re.compile(SAFE_NAME_PATTERN)
-
-STRICT = ConfigDict(extra="forbid", strict=True)
-"""Every field must be of its own JSON type and every field must be known."""
-
-NonEmpty = Annotated[str, Field(min_length=1)]
-Positive = Annotated[int, Field(ge=1)]
 SafeName = Annotated[str, Field(pattern=SAFE_NAME_PATTERN)]
 
 
 def slug(name: str) -> str:
     """A directory name for a model: hub ids ``org/name`` become ``org__name``."""
     return re.sub(r"[^A-Za-z0-9._-]+", "_", name.replace("/", "__")).strip("_") or "model"
-
-
-@dataclass(frozen=True, config=STRICT)
-class ModelSpec:
-    """Which model to build and how to generate with it."""
-
-    name: NonEmpty
-    source: Literal["bundled", "hub", "local", "api"]
-    path: NonEmpty
-    revision: str | None = None
-    dtype: Dtype = "auto"
-    trust_remote_code: bool = False
-    batch_size: Positive = 8
-    max_new_tokens: Positive = 32
-    gpus_per_model: Positive = 1
 
 
 @dataclass(frozen=True, config=STRICT)
@@ -99,8 +81,11 @@ class Plan:
         names = [d.name for d in self.datasets]
         if len(set(names)) != len(names):
             raise ValueError(f"dataset names repeat: {names}")
-        if (self.model.source == "api") != (self.endpoint is not None):
-            raise ValueError('model.source is "api" exactly when an endpoint is given')
+        api = (self.model.source == "api", self.model.backend == "api")
+        if api != (self.endpoint is not None,) * 2:
+            raise ValueError(
+                'model.source and model.backend are "api" exactly when an endpoint is given'
+            )
 
     @property
     def run_dir(self) -> Path:

@@ -26,6 +26,7 @@ from vlmeval_core.files import remove_leftover_temps
 from vlmeval_core.inference import predict_shard, read_checkpoints, shard_positions
 from vlmeval_core.node import NodeSettings
 from vlmeval_core.plan import Plan, load_plan
+from vlmeval_core.prompt_families import FAMILIES
 
 
 def log(info: distributed.RankInfo, message: str) -> None:
@@ -132,7 +133,15 @@ def run(plan: Plan, node: NodeSettings, info: distributed.RankInfo) -> None:
 
             predict, width = predict_endpoint, plan.endpoint.concurrency
         stats = predict(
-            dataset, dataset_dir, positions, info, model, width, plan.model.max_new_tokens
+            dataset,
+            dataset_dir,
+            positions,
+            info,
+            model,
+            width,
+            plan.model.max_new_tokens,
+            family=FAMILIES[plan.model.prompt_family],
+            images=plan.model.images,
         )
         log(
             info,

@@ -14,18 +14,17 @@ A prompt style names how a row becomes text (:data:`STYLES`):
 * ``vqa``: the question plus ``\\nAnswer the question using a single word or
   phrase.`` (VLMEvalKit's ``ImageVQADataset``).
 
-A dataset's kind is its style unless the registry names another. In the chat
-message the images go before the text, in order, except for ``mmmu``.
+A dataset's kind is its style unless the registry names another. A model
+family may send its own prompt instead (:mod:`vlmeval_core.prompt_families`).
 """
 
 from __future__ import annotations
 
+import math
 import re
 import string
 from collections.abc import Mapping
 from typing import Any
-
-import pandas as pd
 
 OPTION_LETTERS = tuple(string.ascii_uppercase)
 MCQ_INSTRUCTION = "Please select the correct answer from the options above. \n"
@@ -35,34 +34,27 @@ STYLES = ("mcq", "mmmu", "yorn", "question", "vqa")
 _PLACEHOLDER = re.compile(r"<image (\d)>")
 
 
-class InterleavedPrompt(str):
-    """Prompt text whose ``<image k>`` placeholders say where image k goes (MMMU).
-
-    A plain ``str`` everywhere else; :func:`chat_message` interleaves it.
-    """
-
-    __slots__ = ()
-
-
-def _present(value: Any) -> bool:
-    return value is not None and not (isinstance(value, float) and pd.isna(value))
+def present(value: Any) -> bool:
+    """A cell that holds a value: not None and not NaN (pandas' empty cell; no pandas import,
+    so the launcher's light commands stay light)."""
+    return value is not None and not (isinstance(value, float) and math.isnan(value))
 
 
 def options_of(row: Mapping[str, Any]) -> dict[str, str]:
     """The option columns A…Z of a row that hold a value, in letter order."""
-    return {k: str(row[k]) for k in OPTION_LETTERS if k in row and _present(row[k])}
+    return {k: str(row[k]) for k in OPTION_LETTERS if k in row and present(row[k])}
 
 
 def build_prompt(kind: str, row: Mapping[str, Any]) -> str:
     """The text part of the prompt for one row, in prompt style ``kind`` (see :data:`STYLES`)."""
     question = str(row["question"])
     if kind == "mmmu":
-        return InterleavedPrompt(build_prompt("mcq", row))
+        return build_prompt("mcq", row)
     if kind == "question":
         return question
     if kind == "mcq":
         prompt = ""
-        if _present(row.get("hint")) and str(row["hint"]).strip():
+        if present(row.get("hint")):
             prompt += f"Hint: {row['hint']}\n"
         prompt += f"Question: {question}\n"
         options = options_of(row)
@@ -77,33 +69,22 @@ def build_prompt(kind: str, row: Mapping[str, Any]) -> str:
     raise ValueError(f"unknown prompt style {kind!r}; expected one of {', '.join(STYLES)}")
 
 
-def chat_message(images: list[Any], text: str) -> list[dict[str, Any]]:
-    """One user turn for a processor's chat template: every image first, then the text.
+def interleave(images: list[Any], text: str) -> list[dict[str, Any]]:
+    """VLMEvalKit's ``MMMUDataset.split_MMMU`` as messages (``{"type", "value"}``).
 
-    An :class:`InterleavedPrompt` is cut at each ``<image k>`` (k a single
-    digit, as VLMEvalKit reads it) and image k goes there; images no
-    placeholder names are left out, one named twice comes twice. Text with no
-    placeholder keeps the images-first order.
+    The text is cut at each ``<image k>`` (k a single digit, as VLMEvalKit
+    reads it) and image k goes there; images no placeholder names are left out,
+    one named twice comes twice. Text with no placeholder keeps every image first.
     """
-    if isinstance(text, InterleavedPrompt):
-        interleaved = _interleave(images, str(text))
-        if interleaved is not None:
-            return [{"role": "user", "content": interleaved}]
-    content: list[dict[str, Any]] = [{"type": "image", "image": image} for image in images]
-    content.append({"type": "text", "text": str(text)})
-    return [{"role": "user", "content": content}]
-
-
-def _interleave(images: list[Any], text: str) -> list[dict[str, Any]] | None:
     pieces = _PLACEHOLDER.split(text)
     if len(pieces) == 1:
-        return None
-    content: list[dict[str, Any]] = [{"type": "text", "text": pieces[0]}]
+        return [{"type": "image", "value": i} for i in images] + [{"type": "text", "value": text}]
+    content: list[dict[str, Any]] = [{"type": "text", "value": pieces[0]}]
     for number, after in zip(pieces[1::2], pieces[2::2], strict=True):
         position = int(number) - 1
         if 0 <= position < len(images):
-            content.append({"type": "image", "image": images[position]})
-            content.append({"type": "text", "text": after})
+            content.append({"type": "image", "value": images[position]})
+            content.append({"type": "text", "value": after})
         else:  # no such image: the placeholder stays text
-            content[-1]["text"] += f"<image {number}>{after}"
+            content[-1]["value"] += f"<image {number}>{after}"
     return content

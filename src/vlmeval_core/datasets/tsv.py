@@ -89,18 +89,49 @@ class Dataset:
         return len(self.frame)
 
     def prompt(self, position: int) -> str:
-        return build_prompt(self.prompt_style or self.kind, self.frame.iloc[position].to_dict())
+        """The dataset's own prompt text for the row (VLMEvalKit's dataset ``build_prompt``)."""
+        return build_prompt(self.prompt_style or self.kind, self.row(position))
 
-    def images(self, position: int) -> list[Image.Image]:
-        """Decode the images of the row at ``position``; ItemImageError names the item."""
+    def row(self, position: int) -> dict[str, Any]:
+        return self.frame.iloc[position].to_dict()
+
+    def images(self, position: int, handling: str = "vlmevalkit") -> list[Image.Image]:
+        """Decode the images of the row at ``position``; ItemImageError names the item.
+
+        ``handling`` (:data:`vlmeval_core.schema.ImageHandling`): ``vlmevalkit`` gives
+        each base64 image as VLMEvalKit main's ``dump_image`` saves it
+        (:func:`as_vlmevalkit_saves`, in memory); ``original`` decodes the TSV's
+        bytes. A file named by ``image_path`` alone is read as it is either way, as
+        VLMEvalKit reads it.
+        """
         with self._naming_the_item(position):
-            return [_decoded(source) for source in self._image_sources(position)]
+            return [
+                _decoded(source)
+                if saved_as is None or handling == "original"
+                else as_vlmevalkit_saves(source, saved_as)
+                for source, saved_as in self._image_sources(position)
+            ]
+
+    def image_origins(self, position: int, handling: str = "vlmevalkit") -> list[str]:
+        """Where each image of the row comes from, in words (nothing is decoded)."""
+        index = self.frame["index"].iloc[position]
+        with self._naming_the_item(position):
+            sources = self._image_sources(position)
+        origins = []
+        for number, (source, saved_as) in enumerate(sources, 1):
+            if isinstance(source, Path):
+                origins.append(str(source))
+                continue
+            where = f"{self.path.name}: index {index}, image {number} of {len(sources)}"
+            how = "the TSV's bytes" if handling == "original" else f"re-encoded as {saved_as}"
+            origins.append(f"{where}, {how}")
+        return origins
 
     def image_sizes(self, position: int) -> list[tuple[int, int]]:
         """(width, height) of the row's images from their headers only; [] if unreadable."""
         try:
             with self._naming_the_item(position):
-                return [_header_size(source) for source in self._image_sources(position)]
+                return [_header_size(source) for source, _ in self._image_sources(position)]
         except ItemImageError:
             return []  # the item fails when its images are decoded
 
@@ -112,14 +143,30 @@ class Dataset:
             index = self.frame["index"].iloc[position]
             raise ItemImageError(f"{self.path.name}: index {index}: {exc}") from None
 
-    def _image_sources(self, position: int) -> list[bytes | Path]:
-        """The encoded images of a row: bytes of a base64 value, or a checked file path."""
+    def _image_sources(self, position: int) -> list[tuple[bytes | Path, str | None]]:
+        """The encoded images of a row, each with the file name VLMEvalKit main's
+        ``dump_image`` saves it under: bytes of a base64 value, or a checked file path
+        (None: read as it is)."""
         row = self.frame.iloc[position]
         if "image" in self.frame.columns and isinstance(row["image"], str) and row["image"]:
-            return [_base64_bytes(v) for v in self._image_values(row["image"])]
+            values = self._image_values(row["image"])
+            names = self._saved_names(row, len(values))
+            return [(_base64_bytes(v), n) for v, n in zip(values, names, strict=True)]
         if "image_path" in self.frame.columns and isinstance(row["image_path"], str):
-            return [self._safe_path(p) for p in _as_list(row["image_path"])]
+            return [(self._safe_path(p), None) for p in _as_list(row["image_path"])]
         raise ItemImageError("the row has no image")
+
+    def _saved_names(self, row: pd.Series, count: int) -> list[str]:
+        """``image_path`` when the row has one, else ``<index>.png`` (``<index>_<i>.png`` for
+        several images), as ``ImageBaseDataset.dump_image`` names them."""
+        if "image_path" in self.frame.columns and isinstance(row["image_path"], str):
+            names = _as_list(row["image_path"])
+            if len(names) == count:
+                return names
+        index = row["source_index"] if "source_index" in self.frame.columns else row["index"]
+        if count == 1:
+            return [f"{index}.png"]
+        return [f"{index}_{i}.png" for i in range(count)]
 
     def _image_values(self, value: str) -> list[str]:
         if len(value) <= IMAGE_REF_MAX_LEN:
@@ -219,6 +266,20 @@ def _binary(source: bytes | Path) -> Iterator[BinaryIO]:
     os.set_blocking(fd, True)
     with os.fdopen(fd, "rb") as handle:
         yield handle
+
+
+def as_vlmevalkit_saves(source: bytes, file_name: str) -> Image.Image:
+    """The image as VLMEvalKit main's ``decode_base64_to_image_file`` writes it and its model
+    then reads it: RGBA, P and LA made RGB, saved in the format the file name's extension
+    says (``.jpg``: JPEG at Pillow's default quality; ``.png``: PNG), read back. In memory."""
+    image_format = Image.registered_extensions().get(Path(file_name).suffix.lower())
+    if image_format is None:
+        raise ItemImageError(f"image name {file_name!r} names no image format Pillow can write")
+    saved = io.BytesIO()
+    with _opened(source) as image:
+        converted = image.convert("RGB") if image.mode in ("RGBA", "P", "LA") else image
+        converted.save(saved, format=image_format)
+    return _decoded(saved.getvalue())
 
 
 def _decoded(source: bytes | Path) -> Image.Image:

@@ -2,7 +2,7 @@
 
 A second backend behind the same model seam as :mod:`vlmeval_core.models.hf`:
 the items, prompts and images come from the same :class:`~vlmeval_core.datasets.tsv.Dataset`
-and :func:`~vlmeval_core.datasets.prompts.chat_message`; the predictions go to the
+and prompt family (:mod:`vlmeval_core.prompt_families`); the predictions go to the
 same checkpoints, merge, scoring and report. What differs is who answers, and
 that one process keeps ``--api-concurrency`` requests in flight instead of
 torchrun starting ranks.

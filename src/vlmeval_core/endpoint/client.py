@@ -1,8 +1,9 @@
 """One item, one request: an OpenAI-compatible chat completion, with its timeout and retries.
 
-The message is the in-process backend's (:func:`vlmeval_core.datasets.prompts.chat_message`:
-the same prompt text, the same images in the same order) written in OpenAI's
-format, each image as a base64 PNG data URL. Decoding is greedy (temperature 0),
+The message is the in-process backend's (the prompt family's messages, as
+:func:`vlmeval_core.prompt_families.conversation` turns them into a chat: the same
+text, the same images in the same order, the same system prompt) written in
+OpenAI's format, each image as a base64 PNG data URL. Decoding is greedy (temperature 0),
 ``max_tokens`` is the plan's ``max_new_tokens``, and the plan's extra fields are
 added to every request.
 
@@ -32,10 +33,10 @@ from typing import Any
 import httpx
 from PIL import Image
 
-from vlmeval_core.datasets.prompts import chat_message
 from vlmeval_core.endpoint.options import api_key
 from vlmeval_core.errors import RuntimeFailure
 from vlmeval_core.plan import EndpointSpec
+from vlmeval_core.prompt_families import Message, conversation
 
 CONNECT_TIMEOUT_S = 5.0
 """How long one attempt may take to connect; the request's own timeout is the plan's."""
@@ -94,17 +95,18 @@ def data_url(image: Image.Image) -> str:
     return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
 
 
-def openai_messages(images: Sequence[Image.Image], text: str) -> list[dict[str, Any]]:
-    """:func:`chat_message` (the in-process backend's message) in OpenAI's content format."""
-    messages = chat_message(list(images), text)
-    for message in messages:
-        message["content"] = [
+def openai_messages(messages: Sequence[Message], system_prompt: str | None) -> list[dict[str, Any]]:
+    """The chat the in-process backend gives its chat template (:func:`conversation`), in
+    OpenAI's content format: each image a data URL."""
+    turns = conversation(messages, system_prompt)
+    for turn in turns:
+        turn["content"] = [
             {"type": "image_url", "image_url": {"url": data_url(part["image"])}}
             if part["type"] == "image"
             else {"type": "text", "text": part["text"]}
-            for part in message["content"]
+            for part in turn["content"]
         ]
-    return messages
+    return turns
 
 
 def server_message(response: httpx.Response) -> str:
@@ -153,11 +155,14 @@ class EndpointClient:
         )
         self.server_models = self._models()
 
-    def answer(self, images: Sequence[Image.Image], text: str, max_new_tokens: int) -> str:
-        """The model's greedy answer to one item, stripped; ItemFailed when it has none."""
+    def answer(
+        self, messages: Sequence[Message], system_prompt: str | None, max_new_tokens: int
+    ) -> str:
+        """The model's greedy answer to one item's ``messages`` (VLMEvalKit's format, images
+        as PIL images), stripped; ItemFailed when it has none."""
         body = {
             "model": self.model,
-            "messages": openai_messages(images, text),
+            "messages": openai_messages(messages, system_prompt),
             "temperature": 0,
             "max_tokens": max_new_tokens,
             **self.endpoint.extra,

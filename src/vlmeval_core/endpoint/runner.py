@@ -19,17 +19,23 @@ from vlmeval_core.distributed import RankInfo
 from vlmeval_core.endpoint.client import EndpointClient, ItemFailed
 from vlmeval_core.files import append_jsonl
 from vlmeval_core.inference import Progress, ShardStats, checkpoint_path, read_checkpoints
+from vlmeval_core.prompt_families import DEFAULT_FAMILY, FAMILIES, PromptFamily, item_messages
 from vlmeval_core.signals import deferred
 
 
 def answer_item(
-    client: EndpointClient, dataset: Dataset, position: int, max_new_tokens: int
+    client: EndpointClient,
+    dataset: Dataset,
+    position: int,
+    max_new_tokens: int,
+    family: PromptFamily,
+    images: str,
 ) -> tuple[str, str | None]:
-    """(prediction, error) of one item; an unreadable image or a refused request fails it."""
+    """(prediction, error) of one item, sent as ``family`` builds it with its images handled
+    as ``images`` says; an unreadable image or a refused request fails the item."""
     try:
-        return client.answer(
-            dataset.images(position), dataset.prompt(position), max_new_tokens
-        ), None
+        messages = item_messages(family, dataset, position, dataset.images(position, images))
+        return client.answer(messages, family.system_prompt, max_new_tokens), None
     except ItemImageError as exc:
         return "", str(exc)
     except ItemFailed as exc:
@@ -46,8 +52,13 @@ def predict_endpoint(
     concurrency: int,
     max_new_tokens: int,
     show_progress: bool = True,
+    *,
+    family: PromptFamily = FAMILIES[DEFAULT_FAMILY],
+    images: str = "vlmevalkit",
 ) -> ShardStats:
     """Predict the unfinished ``positions``, checkpointing each item as its answer arrives.
+
+    Each item is sent as the in-process backend sends it (:func:`answer_item`).
 
     ``client()`` is called only when something is left to predict. A RuntimeFailure
     of any request (the server gone) ends the run; the requests still queued are
@@ -72,7 +83,8 @@ def predict_endpoint(
         if todo:
             answering = client()
             pending = {
-                pool.submit(answer_item, answering, dataset, p, max_new_tokens): p for p in todo
+                pool.submit(answer_item, answering, dataset, p, max_new_tokens, family, images): p
+                for p in todo
             }
             for future in as_completed(pending):
                 text, error = future.result()

@@ -1,7 +1,8 @@
 """The one model adapter: any transformers image-text-to-text model with a chat template.
 
-``AutoProcessor`` + ``AutoModelForImageTextToText`` from a hub id or a local
-``save_pretrained`` directory (the bundled tiny-vlm takes the same path),
+``AutoProcessor`` (with the record's processor settings) + ``AutoModelForImageTextToText``
+from a hub id or a local ``save_pretrained`` directory (the bundled tiny-vlm takes the
+same path); items come as VLMEvalKit messages built by the record's prompt family,
 batched greedy generation with left padding; only the newly generated tokens are
 decoded. ``--dtype auto`` is bf16 from sm_80, float16 on older GPUs and fp32 on the
 CPU (:mod:`vlmeval_core.gpu_support`). Attention: flash-attention 2 where it can
@@ -13,18 +14,17 @@ before. A model copy spanning several GPUs is placed by accelerate
 from __future__ import annotations
 
 import inspect
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import torch
-from PIL import Image
 
-from vlmeval_core.datasets.prompts import chat_message
 from vlmeval_core.distributed import world_size_unset
 from vlmeval_core.errors import RuntimeFailure, UsageError
 from vlmeval_core.gpu_support import FLASH_ATTENTION_MIN_CAPABILITY, Capability, auto_dtype
 from vlmeval_core.plan import ModelSpec
+from vlmeval_core.prompt_families import FAMILIES, Message, conversation
 
 DTYPES = {"bfloat16": torch.bfloat16, "float16": torch.float16, "float32": torch.float32}
 HALF_DTYPES = (torch.bfloat16, torch.float16)
@@ -68,8 +68,9 @@ class VisionLanguageModel:
             "revision": spec.revision,
             "trust_remote_code": spec.trust_remote_code,
         }
+        self.system_prompt = FAMILIES[spec.prompt_family].system_prompt
         try:
-            self.processor = AutoProcessor.from_pretrained(spec.path, **common)
+            self.processor = AutoProcessor.from_pretrained(spec.path, **common, **spec.processor)
         except Exception as exc:
             raise _load_error(spec, "processor", exc) from exc
         if not hasattr(self.processor, "apply_chat_template") or not getattr(
@@ -103,26 +104,30 @@ class VisionLanguageModel:
         takes_kwargs_dict = (
             "processor_kwargs" in inspect.signature(self.processor.apply_chat_template).parameters
         )  # transformers >= 5
-        self._padding = (
-            {"processor_kwargs": {"padding": True}} if takes_kwargs_dict else {"padding": True}
-        )
+        self._takes_kwargs_dict = takes_kwargs_dict
         self.pad_token_id = tokenizer.pad_token_id
         if self.pad_token_id is None:
             self.pad_token_id = tokenizer.eos_token_id
 
-    def encode(self, batch: Sequence[tuple[Sequence[Image.Image], str]]) -> Any:
-        """The processor's tensors for a batch, left-padded, on the CPU (pinned for a GPU).
-
-        Safe to call from a background thread while the model generates.
+    def encode(
+        self, batch: Sequence[Sequence[Message]], processor: Mapping[str, Any] | None = None
+    ) -> Any:
+        """The processor's tensors for a batch of VLMEvalKit messages, left-padded, on the
+        CPU (pinned for a GPU). ``processor`` overrides some of the record's processor
+        settings for this call (a family's setting for one dataset). Safe to call from a
+        background thread while the model generates.
         """
-        conversations = [chat_message(list(images), text) for images, text in batch]
+        options: dict[str, Any] = {"padding": True}
+        if processor:
+            options.update({**self.spec.processor, **processor})
+        conversations = [conversation(messages, self.system_prompt) for messages in batch]
         inputs = self.processor.apply_chat_template(
             conversations,
             add_generation_prompt=True,
             tokenize=True,
             return_dict=True,
             return_tensors="pt",
-            **self._padding,
+            **({"processor_kwargs": options} if self._takes_kwargs_dict else options),
         ).to(self.dtype)  # floating tensors only
         if self.device.type == "cuda":
             for key, value in inputs.items():
@@ -159,9 +164,7 @@ class VisionLanguageModel:
             generated_tokens=int((new_tokens != self.pad_token_id).sum()),
         )
 
-    def generate(
-        self, batch: Sequence[tuple[Sequence[Image.Image], str]], max_new_tokens: int
-    ) -> list[str]:
+    def generate(self, batch: Sequence[Sequence[Message]], max_new_tokens: int) -> list[str]:
         """Greedy answers for ``batch``, one string per item, without the prompt."""
         return self.generate_encoded(self.encode(batch), max_new_tokens).texts
 

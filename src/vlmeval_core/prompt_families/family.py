@@ -1,0 +1,92 @@
+"""What a prompt family is, and the facts about a row that every family reads."""
+
+from __future__ import annotations
+
+import re
+import string
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from vlmeval_core.datasets.prompts import present as _holds_value
+
+Message = dict[str, Any]
+"""VLMEvalKit's message part: ``{"type": "image" | "text", "value": …}``."""
+
+VLMEVALKIT_TYPES = {"mcq": "MCQ", "yorn": "Y/N", "vqa": "VQA"}
+"""Our kind -> VLMEvalKit's ``DATASET_TYPE``."""
+
+
+@dataclass(frozen=True)
+class Benchmark:
+    """What a family may ask about the dataset: VLMEvalKit's name for it and its type.
+
+    ``style`` is the dataset prompt style (:mod:`vlmeval_core.datasets.prompts`).
+    """
+
+    name: str
+    kind: str
+    style: str
+
+    @property
+    def type(self) -> str:
+        """VLMEvalKit's ``DATASET_TYPE``: MCQ, Y/N or VQA."""
+        return VLMEVALKIT_TYPES[self.kind]
+
+
+Builder = Callable[[Mapping[str, Any], Benchmark, list[Any]], list[Message] | None]
+"""``(row, benchmark, images) -> messages``, or None where VLMEvalKit's class declines
+(``use_custom_prompt`` is False) and the dataset's prompt is used."""
+
+
+@dataclass(frozen=True)
+class PromptFamily:
+    """A model family's prompts: its ``build`` (None: always the dataset's prompt), the
+    system prompt its VLMEvalKit class puts before every conversation (None: none), and
+    processor settings its class changes for one dataset (dataset name -> settings over
+    the model record's). ``reference`` names the VLMEvalKit code (main, e8e78f05) it
+    follows."""
+
+    name: str
+    reference: str
+    build: Builder | None = None
+    system_prompt: str | None = None
+    processor_by_dataset: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+
+
+def present(row: Mapping[str, Any], key: str) -> bool:
+    """VLMEvalKit's ``key in line and not pd.isna(line[key])``."""
+    return _holds_value(row.get(key))
+
+
+def options(row: Mapping[str, Any]) -> dict[str, Any]:
+    """The option columns A…Z that hold a value, in letter order."""
+    return {k: row[k] for k in string.ascii_uppercase if present(row, k)}
+
+
+def hint(row: Mapping[str, Any]) -> Any:
+    return row["hint"] if present(row, "hint") else None
+
+
+def cn_string(text: str) -> bool:
+    """VLMEvalKit's ``cn_string``: the text holds a CJK unified ideograph."""
+    return re.search("[\u4e00-\u9fff]", text) is not None
+
+
+def images_then(images: list[Any], text: str) -> list[Message]:
+    return [{"type": "image", "value": i} for i in images] + [{"type": "text", "value": text}]
+
+
+def conversation(messages: Sequence[Message], system_prompt: str | None) -> list[dict[str, Any]]:
+    """VLMEvalKit's messages (``{"type", "value"}``, images as PIL images) as the one user
+    turn of a chat template, in their order, after the family's system prompt if any."""
+    content = [
+        {"type": "image", "image": m["value"]}
+        if m["type"] == "image"
+        else {"type": "text", "text": m["value"]}
+        for m in messages
+    ]
+    turns: list[dict[str, Any]] = []
+    if system_prompt is not None:
+        turns.append({"role": "system", "content": [{"type": "text", "text": system_prompt}]})
+    return [*turns, {"role": "user", "content": content}]

@@ -132,7 +132,9 @@ def test_fetch_reports_each_failure_and_exits_3(tmp_path, monkeypatch):
     assert result.stdout.splitlines()[0].startswith("MME: downloaded to")
     assert result.stderr.splitlines()[-1] + "\n" == (
         f"vlmeval: error: POPE: downloading {server.url}/mirror/POPE.tsv failed: HTTP 404 "
-        "Not Found (the URL comes from VLMEVAL_DATA_URL_BASE / VLMEVAL_DATA_URL_*)\n"
+        "Not Found (the URL comes from VLMEVAL_DATA_URL_BASE / VLMEVAL_DATA_URL_*); run "
+        "`vlmeval fetch -d POPE` where the network can be reached (same data dir), or set "
+        "VLMEVAL_DATA_URL_BASE to a mirror that serves POPE.tsv\n"
     )
 
 

@@ -18,7 +18,8 @@ export IMAGE DOCKER
 COMPOSE = $$($(BIN)/python -c 'import compose, pathlib; print(pathlib.Path(compose.__file__).parent / "docker-compose")')
 
 .PHONY: install test test-parity test-gpu gpu-check gpu-wheels test-container lint demo \
-	demo-local image lock bench train-tiny-vlm
+	demo-local image lock bench train-tiny-vlm \
+	test-reproducible
 
 # pip shows its progress; the last line says where vlmeval is and how to put it on PATH.
 install: $(BIN)/vlmeval
@@ -113,9 +114,15 @@ demo-local: install
 image:
 	docker/build.sh
 
-# Build the image, then run tests/test_container.py against it with a real docker engine.
+# Build the image, then run tests/test_container*.py against it with a real docker engine.
 test-container: install image
-	$(BIN)/pytest -q -m container -p no:cacheprovider tests/test_container.py
+	$(BIN)/pytest -q -m container -p no:cacheprovider tests/test_container.py \
+		tests/test_container_hardening.py
+
+# A second --no-cache build of this commit must give the image ID of the first (about one
+# build's time: tests/test_image_reproducible.py).
+test-reproducible: install image
+	$(BIN)/pytest -q -m container -p no:cacheprovider tests/test_image_reproducible.py
 
 # Re-pin docker/requirements.lock (pyproject's dependencies + docker/requirements.in) for
 # every Python from 3.11 on, with the hashes of every file of each pinned release.

@@ -73,6 +73,10 @@ else
     }
     rm -f "$rootfs.log"
     rm -rf "$rootfs"/var/cache/apt/archives/*.deb "$rootfs"/var/lib/apt/lists/*
+    # An empty /etc/hosts, as images built by docker have: where it is missing, BuildKit
+    # before v0.13 makes and removes a mount stub there in every RUN step, which gives /etc
+    # the build's time in every layer, and the image is no longer reproducible.
+    : >"$rootfs/etc/hosts"
     tar -C "$rootfs" -c . | docker import \
         --change 'ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin' \
         --change 'CMD ["/bin/bash"]' - "$BASE_TAG" >/dev/null

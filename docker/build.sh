@@ -5,7 +5,11 @@
 #   IMAGE          tag to build (vlmeval:latest)
 #   BASE_IMAGE     --build-arg BASE_IMAGE (default: the Dockerfile's CUDA runtime image)
 #   VERSION        image version (pyproject's); REVISION (git HEAD, -dirty when the tree
-#                  has changes) and BUILD_DATE (now, UTC) are filled in when unset
+#                  has changes) is filled in when unset
+#   SOURCE_DATE_EPOCH  the one date of the image (default: the commit's time, git HEAD): the
+#                  mtime of the project's files, every date of the image config and
+#                  BUILD_DATE's default, so that two builds of one commit on one base give
+#                  the same image ID (see docker/Dockerfile and docker/fix_image_dates.py)
 #   DOCKER         the docker CLI (docker). BuildKit comes from `docker buildx` when the
 #                  plugin is there, else from a CLI older than 23 with BuildKit built in
 #                  (Debian's docker.io, /usr/bin/docker), found on its own.
@@ -31,7 +35,8 @@ if [ -z "${REVISION:-}" ]; then
         REVISION="$REVISION-dirty"
     fi
 fi
-BUILD_DATE=${BUILD_DATE:-$(date -u +%Y-%m-%dT%H:%M:%SZ)}
+SOURCE_DATE_EPOCH=${SOURCE_DATE_EPOCH:-$(git log -1 --format=%ct 2>/dev/null || echo 315532800)}
+BUILD_DATE=${BUILD_DATE:-$(date -u -d "@$SOURCE_DATE_EPOCH" +%Y-%m-%dT%H:%M:%SZ)}
 SOURCE=${SOURCE:-$(git remote get-url origin 2>/dev/null || true)}
 case "$SOURCE" in /*|file:*) SOURCE="" ;; esac  # a local clone is no public source
 CA_BUNDLE=${CA_BUNDLE:-${PIP_CERT:-}}
@@ -57,7 +62,8 @@ fi
 
 args=(-f docker/Dockerfile -t "$IMAGE"
     --build-arg "VERSION=$VERSION" --build-arg "REVISION=$REVISION"
-    --build-arg "BUILD_DATE=$BUILD_DATE" --build-arg "SOURCE=$SOURCE")
+    --build-arg "BUILD_DATE=$BUILD_DATE" --build-arg "SOURCE=$SOURCE"
+    --build-arg "SOURCE_DATE_EPOCH=$SOURCE_DATE_EPOCH")
 if [ -n "${BASE_IMAGE:-}" ]; then
     args+=(--build-arg "BASE_IMAGE=$BASE_IMAGE")
 fi
@@ -122,3 +128,4 @@ fi
 set -x
 # shellcheck disable=SC2086  # BUILD_FLAGS is a list of flags
 "${build[@]}" "${args[@]}" ${BUILD_FLAGS:-} .
+python3 docker/fix_image_dates.py "$IMAGE" "$SOURCE_DATE_EPOCH" "$DOCKER"

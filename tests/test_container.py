@@ -143,7 +143,6 @@ def test_the_image_runs_as_uid_1000_under_tini_with_its_defaults(image):
     assert env["VLMEVAL_IMAGE_VERSION"] == labels["org.opencontainers.image.version"]
     assert env["VLMEVAL_IMAGE_REVISION"] == labels["org.opencontainers.image.revision"]
     assert labels["org.opencontainers.image.created"] not in ("", "unknown")
-    assert set(config["Volumes"]) == {"/outputs", "/data", "/cache"}
     ps = docker(
         "run", "--rm", IMAGE, "sh", "-c", "tr '\\0' ' ' </proc/1/cmdline; echo; id -u; echo $HOME"
     )

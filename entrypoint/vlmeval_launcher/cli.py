@@ -4,7 +4,7 @@
 Every flag of ``eval`` can also come from ``VLMEVAL_<FLAG>`` (``--gpus-per-model``
 -> ``VLMEVAL_GPUS_PER_MODEL``); a flag given on the command line wins. Any
 error ends the command with one line, ``vlmeval: error: <message>``, on stderr
-and the exit code of ARCHITECTURE.md (2 usage, 3 environment). Nothing here
+and the exit code of docs/architecture.md (2 usage, 3 environment). Nothing here
 imports torch or transformers at import time; only ``doctor`` does, when run.
 """
 

@@ -1,4 +1,4 @@
-"""Errors that end a run with one clear line and the exit code of ARCHITECTURE.md.
+"""Errors that end a run with one clear line and the exit code of docs/architecture.md.
 
 2: usage or validation (bad flag, unknown name, broken input file).
 3: environment or runtime failure (driver, NCCL, out of memory, download).

@@ -1,6 +1,6 @@
 """Results on the output volume: per-dataset files, the run summary and the manifest.
 
-Layout (ARCHITECTURE.md, "The output volume")::
+Layout (README.md, "Results"; docs/architecture.md, "Files a run writes")::
 
     <run_dir>/summary.json  summary.md  manifest.json
     <run_dir>/<dataset>/predictions.jsonl      one line per item, sorted by index

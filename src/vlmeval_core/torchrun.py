@@ -6,7 +6,7 @@ blanket 1 and a page of logs.
 
 * how it exits: a rank's own code (2 bad input, 3 runtime failure) when a rank
   fails, and 128 + the signal number (130, 143) when the run is interrupted,
-  so ``docker run`` and scripts see what ARCHITECTURE.md promises;
+  so ``docker run`` and scripts see what docs/architecture.md promises (exit codes);
 * what it prints: one ``vlmeval: error: …`` line, the root cause among the
   ranks' reports (:mod:`vlmeval_core.failure`), instead of every rank's error
   and torch elastic's log lines (those come back with ``VLMEVAL_DEBUG=1``);

@@ -136,6 +136,17 @@ def output_option(help: str = "Root of the results volume.") -> Any:
     )
 
 
+def one_dataset_option() -> Any:
+    """-d/--data naming one dataset, shared by score and prompts (eval's takes several)."""
+    return click.option(
+        "--data",
+        "-d",
+        required=True,
+        metavar="DATA",
+        help="Registered dataset name, or a .tsv path with an optional :mcq, :yorn or :vqa.",
+    )
+
+
 EVAL_EPILOG = """\b
 Examples:
   vlmeval eval -m Qwen2-VL-2B-Instruct -d ShapesMCQ -d ShapesYN
@@ -388,13 +399,7 @@ predictions.jsonl, scores.json, the xlsx and VLMEvalKit's score table.
 
 @main.command("score", epilog=SCORE_EPILOG)
 @click.argument("predictions", type=click.Path(dir_okay=False, path_type=Path))
-@click.option(
-    "--data",
-    "-d",
-    required=True,
-    metavar="DATA",
-    help="Registered dataset name, or a .tsv path with an optional :mcq, :yorn or :vqa.",
-)
+@one_dataset_option()
 @click.option(
     "--output",
     "-o",
@@ -442,13 +447,7 @@ VLMEvalKit's message format (a family's system prompt comes first, type "system"
     metavar="NAME",
     help="Registered name, hub id (org/name) or local directory.",
 )
-@click.option(
-    "--data",
-    "-d",
-    required=True,
-    metavar="DATA",
-    help="Registered dataset name, or a .tsv path with an optional :mcq, :yorn or :vqa.",
-)
+@one_dataset_option()
 @click.option("--limit", type=int, default=None, metavar="N", help="Only the first N items.")
 @click.option("--json", "as_json", is_flag=True, help="One JSON line per item.")
 @click.option(

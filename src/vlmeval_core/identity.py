@@ -95,37 +95,33 @@ def run_identity(plan: Plan) -> RunIdentity:
 
 def model_identity(plan: Plan) -> ModelIdentity:
     spec = plan.model
+    answered = {  # how any backend is asked: the same for a loaded model and a served one
+        "name": spec.name,
+        "source": spec.source,
+        "dtype": spec.dtype,
+        "trust_remote_code": spec.trust_remote_code,
+        "backend": spec.backend,
+        "processor": dict(spec.processor),
+        "prompt_family": spec.prompt_family,
+        "images": spec.images,
+    }
     if plan.endpoint is not None:  # the server's model: its name, where it is, what is asked
         return ModelIdentity(
-            name=spec.name,
-            source=spec.source,
+            **answered,
             hub_id=None,
             revision=None,
             commit=None,
             content_sha256=None,
-            dtype=spec.dtype,
-            trust_remote_code=spec.trust_remote_code,
-            backend=spec.backend,
-            processor=dict(spec.processor),
-            prompt_family=spec.prompt_family,
-            images=spec.images,
             api_base=plan.endpoint.base_url,
             api_extra=plan.endpoint.extra,
         )
     hub = spec.source == "hub"
     return ModelIdentity(
-        name=spec.name,
-        source=spec.source,
+        **answered,
         hub_id=spec.path if hub else None,
         revision=spec.revision,
         commit=cached_commit(spec.path, spec.revision) if hub else None,
         content_sha256=None if hub else directory_sha256(Path(spec.path)),
-        dtype=spec.dtype,
-        trust_remote_code=spec.trust_remote_code,
-        backend=spec.backend,
-        processor=dict(spec.processor),
-        prompt_family=spec.prompt_family,
-        images=spec.images,
     )
 
 

@@ -80,7 +80,7 @@ lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/hadolint --failure-threshold warning docker/Dockerfile
-	@for profile in single multi cpu; do \
+	@for profile in single multi cpu serve serve-cpu; do \
 		$(COMPOSE) --env-file .env.example --profile $$profile config --quiet \
 			&& echo "docker compose --profile $$profile config: ok" || exit 1; \
 	done

@@ -9,6 +9,7 @@ packages come from ``make gpu-wheels`` and are imported only inside the tests.
 from __future__ import annotations
 
 import os
+import re
 import shlex
 import subprocess
 import sys
@@ -17,6 +18,8 @@ import zipfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+MAKE_LINE = re.compile(r"make(\[\d+\])?: ")
+"""make's own lines (``make[1]:`` when the tests themselves run under make)."""
 # Installed here, but not on a bare GPU machine before the wheels are unpacked.
 NOT_ON_A_BARE_MACHINE = ("pandas", "PIL", "openpyxl", "accelerate", "torchvision", "flash_attn")
 
@@ -43,7 +46,7 @@ def test_gpu_check_without_a_gpu_stops_at_once_with_one_line(tmp_path):
         timeout=60,
     )
     assert done.returncode == 2, done.stdout + done.stderr
-    lines = [line for line in done.stderr.splitlines() if not line.startswith("make:")]
+    lines = [line for line in done.stderr.splitlines() if not MAKE_LINE.match(line)]
     assert lines == [
         "gpu-check: no usable GPU (NVML: NVML Shared Library Not Found): run it where an "
         "NVIDIA GPU is visible (in the image: docker run --gpus all vlmeval make gpu-check)"

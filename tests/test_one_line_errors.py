@@ -179,12 +179,13 @@ def test_a_run_dir_of_another_user_is_one_line_naming_the_path_and_exit_3(tmp_pa
 @needs_root
 def test_no_writable_temporary_directory_is_one_line_that_says_to_add_a_tmpfs():
     # /tmp and /var/tmp read-only in a private mount namespace, as on `docker run
-    # --read-only` without a tmpfs; the run's own volumes live elsewhere (/dev/shm)
+    # --read-only` without a tmpfs (remounted, not hidden: a checkout or venv under /tmp
+    # stays readable); the run's own volumes live elsewhere (/dev/shm)
     volumes = Path(tempfile.mkdtemp(prefix="vlmeval-ro-", dir="/dev/shm"))
-    script = (
-        "mount -t tmpfs -o ro tmpfs /tmp && mount -t tmpfs -o ro tmpfs /var/tmp && "
-        f"cd /var/tmp && exec {' '.join(eval_argv(volumes / 'out'))}"
+    read_only = " && ".join(
+        f"mount --bind {d} {d} && mount -o remount,bind,ro {d}" for d in ("/tmp", "/var/tmp")
     )
+    script = f"{read_only} && cd /var/tmp && exec {' '.join(eval_argv(volumes / 'out'))}"
     try:
         done = subprocess.run(
             ["unshare", "--mount", "--propagation", "private", "sh", "-c", script],

@@ -7,7 +7,7 @@
 set -e
 
 # vlmeval's commands; tests/test_container.py checks this list against `vlmeval --help`.
-VLMEVAL_COMMANDS="eval score gpus list doctor fetch"
+VLMEVAL_COMMANDS="eval score prompts gpus list doctor fetch"
 
 if [ "$#" -eq 0 ]; then
     set -- --help

@@ -56,8 +56,12 @@ if [ -n "$compose" ] && [ -x "$compose" ] && ! docker compose version >/dev/null
 fi
 
 t0=$(now)
-if docker image inspect "$BASE_TAG" >/dev/null 2>&1; then
-    log "base image $BASE_TAG exists"
+# Bumped whenever the recipe below changes, so a base built by an older recipe is rebuilt.
+BASE_RECIPE=2
+recipe=$(docker image inspect --format '{{ index .Config.Labels "org.vlmeval.base-recipe" }}' \
+    "$BASE_TAG" 2>/dev/null || true)
+if [ "$recipe" = "$BASE_RECIPE" ]; then
+    log "base image $BASE_TAG exists (recipe $BASE_RECIPE)"
 else
     if ! command -v debootstrap >/dev/null 2>&1; then
         apt-get update -qq
@@ -79,6 +83,7 @@ else
     : >"$rootfs/etc/hosts"
     tar -C "$rootfs" -c . | docker import \
         --change 'ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin' \
-        --change 'CMD ["/bin/bash"]' - "$BASE_TAG" >/dev/null
+        --change 'CMD ["/bin/bash"]' \
+        --change "LABEL org.vlmeval.base-recipe=$BASE_RECIPE" - "$BASE_TAG" >/dev/null
     log "base image $BASE_TAG built ($(($(now) - t0)) s)"
 fi

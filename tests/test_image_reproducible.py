@@ -55,5 +55,11 @@ def test_a_second_no_cache_build_of_the_commit_gives_the_same_image_id():
     layers = list(zip(first["RootFS"]["Layers"], second["RootFS"]["Layers"], strict=True))
     differing = [i for i, (a, b) in enumerate(layers) if a != b]
     assert not differing, f"layers {differing} of {len(layers)} differ between the builds"
+    # Then the config, so that a failure names what differs (a tree made dirty between the
+    # builds shows as a revision ending in -dirty).
+    config = {
+        k: v for k, v in first["Config"].items() if first["Config"][k] != second["Config"].get(k)
+    }
+    assert not config, f"the image configs differ in {sorted(config)}: {config}"
     assert second["Created"] == first["Created"]
     assert second["Id"] == first["Id"]

@@ -321,7 +321,7 @@ def eval_command(**flags: Any) -> None:
     from vlmeval_core.run_summary import QUIET_VARIABLE
     from vlmeval_launcher.claim import check_identity, claim_run
     from vlmeval_launcher.hub_reach import check_hub
-    from vlmeval_launcher.plan import EvalRequest, resolve_launch
+    from vlmeval_launcher.launch import EvalRequest, resolve_launch
     from vlmeval_launcher.torchrun import (
         build_argv,
         exec_torchrun,
@@ -411,7 +411,7 @@ predictions.jsonl, scores.json, the xlsx and VLMEvalKit's score table.
 @data_dir_option()
 def score_command(predictions: Path, data: str, output: Path | None, data_dir: str) -> None:
     """Score predictions made elsewhere, like VLMEvalKit's --mode eval (no GPU, no torch)."""
-    from vlmeval_launcher.plan import absolute_path
+    from vlmeval_launcher.launch import absolute_path
     from vlmeval_launcher.score import score_predictions
 
     scored = score_predictions(predictions, data, output, absolute_path(data_dir))
@@ -473,7 +473,7 @@ def prompts_command(
     data_dir: str,
 ) -> None:
     """Print exactly what each item sends the model (no weights, no GPU, no torch)."""
-    from vlmeval_launcher.plan import absolute_path
+    from vlmeval_launcher.launch import absolute_path
     from vlmeval_launcher.prompts import as_json_line, item_prompts, model_record, readable
 
     record = model_record(model, prompt_family, images)
@@ -553,7 +553,7 @@ def list_datasets(as_json: bool, data_dir: str) -> None:
 
     from vlmeval_core.datasets.download import local_path
     from vlmeval_core.datasets.registry import DATASETS, KINDS
-    from vlmeval_launcher.plan import absolute_path
+    from vlmeval_launcher.launch import absolute_path
 
     directory = absolute_path(data_dir)
     records = []
@@ -627,7 +627,7 @@ def fetch_command(
     """Download datasets and models ahead of a run, for hosts without network."""
     from vlmeval_core.errors import UsageError
     from vlmeval_launcher.fetch import fetch_dataset, fetch_model, plan_datasets
-    from vlmeval_launcher.plan import absolute_path, split_data
+    from vlmeval_launcher.launch import absolute_path, split_data
 
     names = plan_datasets(split_data(data))
     models = split_data(model)
@@ -660,7 +660,7 @@ def fetch_command(
 def doctor_command(output: str, data_dir: str, device: str) -> None:
     """Check driver, CUDA, NCCL, torch, GPUs and directories; exit 3 if a run would fail."""
     from vlmeval_launcher.doctor import FAIL, WARN, exit_code, run_checks
-    from vlmeval_launcher.plan import absolute_path
+    from vlmeval_launcher.launch import absolute_path
 
     checks = run_checks(absolute_path(output), absolute_path(data_dir), device.lower())
     for check in checks:

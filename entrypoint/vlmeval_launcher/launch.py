@@ -3,7 +3,7 @@
 :func:`resolve_launch` checks the flags, names, GPU counts, multi-node settings
 and directories, and fails on the first problem with a UsageError of one line
 that names the numbers and the fix (exit 2). What it returns, a
-:class:`Launch`, holds the :class:`vlmeval_core.plan.Plan` the ranks read and
+:class:`Launch`, holds the :class:`vlmeval_core.run_plan.Plan` the ranks read and
 this node's own settings (data dir, GPUs: :class:`vlmeval_core.node.NodeSettings`,
 never written to the shared plan) and the few settings only torchrun needs.
 Torch-free.
@@ -24,8 +24,8 @@ from vlmeval_core.datasets.registry import DatasetRef, resolve_dataset
 from vlmeval_core.errors import UsageError
 from vlmeval_core.models.registry import registered, resolve_model
 from vlmeval_core.node import NodeSettings
-from vlmeval_core.plan import DTYPES, SAFE_NAME, EndpointSpec, ModelSpec, Plan
 from vlmeval_core.prompt_families import FAMILIES
+from vlmeval_core.run_plan import DTYPES, SAFE_NAME, EndpointSpec, ModelSpec, Plan
 from vlmeval_launcher import auto_device
 from vlmeval_launcher import gpus as gpu_discovery
 

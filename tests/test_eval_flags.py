@@ -1,8 +1,8 @@
 """Each flag of `vlmeval eval` is declared once: a field of EvalRequest (issue 12, point 10).
 
 Its name, type, default and help live in eval_flags.py; the click option, the
-environment variable and the request a command line builds all follow from
-that one declaration.
+environment variable, the request a command line builds and the README's flag
+table all follow from that one declaration.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import click
+import pytest
 from click.testing import CliRunner
 
 from vlmeval_launcher import cli, launch
@@ -159,3 +160,49 @@ def test_other_commands_take_the_shared_flags_from_the_declaration():
 def test_the_endpoint_check_knows_the_declared_defaults():
     for name, default in launch._NOT_FOR_ENDPOINTS.items():
         assert default == FIELDS[name].default
+
+
+# --- the README's flag table ------------------------------------------------------------
+
+
+def readme_flag_rows() -> list[tuple[list[str], str]]:
+    """(the flags a row names, its meaning) for each row of the README's eval flag table."""
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    table = text[text.index("| flag | meaning |") :].split("\n\n", 1)[0]
+    rows = []
+    for line in table.splitlines()[2:]:
+        names, meaning = line.strip("|").split("|", 1)
+        rows.append((re.findall(r"--[a-z][a-z-]*", names), meaning))
+    return rows
+
+
+def test_the_readme_flag_table_names_every_eval_flag_once_and_no_other():
+    named = [name for names, _ in readme_flag_rows() for name in names]
+    assert sorted(named) == sorted(spec.long for spec in eval_flags().values())
+
+
+def _shown(value) -> str:
+    return f"{value:g}" if isinstance(value, float) else str(value)
+
+
+def test_the_readme_states_each_flags_declared_default():
+    """A default other than off or none is in the flag's row: `default `X`` or `--flag X`."""
+    for names, meaning in readme_flag_rows():
+        for name in names:
+            spec = next(s for s in eval_flags().values() if s.long == name)
+            if spec.required or spec.default in (None, False):
+                continue
+            shown = _shown(spec.default)
+            stated = f"`{name} {shown}`" in meaning or (
+                len(names) == 1 and f"default `{shown}`" in meaning
+            )
+            assert stated, f"README: the row of {name} should state its default {shown}"
+
+
+@pytest.mark.parametrize("field", ["gpus_per_model", "api_timeout"])
+def test_the_readme_check_catches_a_changed_default(field, monkeypatch):
+    spec = eval_flags()[field]
+    changed = dataclasses.replace(spec, default=spec.default * 3)
+    monkeypatch.setitem(eval_flags(), field, changed)
+    with pytest.raises(AssertionError, match=spec.long):
+        test_the_readme_states_each_flags_declared_default()

@@ -43,8 +43,8 @@ from vlmeval_core.files import write_atomic
 from vlmeval_core.inference import predict_shard
 from vlmeval_core.models.hf import Generation, VisionLanguageModel
 from vlmeval_core.models.registry import TINY_VLM_DIR
-from vlmeval_core.plan import ModelSpec
 from vlmeval_core.prompt_families import FAMILIES, item_messages
+from vlmeval_core.run_plan import ModelSpec
 
 RESULTS = Path(__file__).resolve().parent / "results"
 CONFIGS = Path(__file__).resolve().parent / "configs"

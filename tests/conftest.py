@@ -14,7 +14,7 @@ import pytest
 from vlmeval_core.datasets.registry import DatasetRef, resolve_dataset
 from vlmeval_core.models.registry import TINY_VLM_DIR
 from vlmeval_core.node import NodeSettings
-from vlmeval_core.plan import ModelSpec, Plan
+from vlmeval_core.run_plan import ModelSpec, Plan
 
 
 def make_plan(

@@ -12,7 +12,7 @@ import pytest
 
 from catalog_fixtures import RED, Server, md5_of, tsv_bytes
 from vlmeval_core.datasets import download
-from vlmeval_core.datasets.prepare import dataset_path, prepare
+from vlmeval_core.datasets.on_disk import dataset_path, ensure_on_disk
 from vlmeval_core.datasets.registry import DATASETS, resolve_dataset
 from vlmeval_core.errors import RuntimeFailure
 
@@ -242,5 +242,5 @@ def test_rank_zero_prepare_downloads_and_every_rank_finds_the_same_path(
     ref = resolve_dataset("mmstar")
     data, run = tmp_path / "data", tmp_path / "run"
     assert dataset_path(ref, data, run, 0) == data / "MMStar.tsv"
-    assert prepare(ref, data, run, 0) == data / "MMStar.tsv"
+    assert ensure_on_disk(ref, data, run, 0) == data / "MMStar.tsv"
     assert (data / "MMStar.tsv").read_bytes() == GOOD

@@ -26,7 +26,7 @@ from PIL import Image
 from misbehaving_server import MisbehavingServer, Step
 from vlmeval_core.endpoint.client import EndpointClient, ItemFailed, RetryPolicy
 from vlmeval_core.errors import RuntimeFailure
-from vlmeval_core.plan import EndpointSpec
+from vlmeval_core.run_plan import EndpointSpec
 
 VLMEVAL = str(Path(sys.executable).parent / "vlmeval")
 FAST = RetryPolicy(attempts=3, base_s=0.05, cap_s=0.1)

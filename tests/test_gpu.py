@@ -17,8 +17,8 @@ import pytest
 
 from conftest import make_plan, run_torchrun, worker_env
 from vlmeval_core.models.registry import TINY_VLM_DIR
-from vlmeval_core.plan import ModelSpec
 from vlmeval_core.prompt_families import FAMILIES, item_messages
+from vlmeval_core.run_plan import ModelSpec
 
 pytestmark = pytest.mark.gpu
 LAUNCHER = [sys.executable, "-c", "from vlmeval_launcher.cli import main; main()"]

@@ -14,8 +14,8 @@ from vlmeval_core.datasets import shapes
 from vlmeval_core.datasets.tsv import load_tsv
 from vlmeval_core.models import hf
 from vlmeval_core.models.registry import TINY_VLM_DIR
-from vlmeval_core.plan import ModelSpec
 from vlmeval_core.prompt_families import FAMILIES, item_messages
+from vlmeval_core.run_plan import ModelSpec
 
 TINY = ModelSpec("tiny-vlm", "bundled", str(TINY_VLM_DIR), max_new_tokens=8)
 

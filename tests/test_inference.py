@@ -15,7 +15,7 @@ from vlmeval_core.errors import RuntimeFailure
 from vlmeval_core.inference import by_length, estimated_length, predict_shard, read_checkpoints
 from vlmeval_core.models.hf import VisionLanguageModel
 from vlmeval_core.models.registry import TINY_VLM_DIR
-from vlmeval_core.plan import ModelSpec
+from vlmeval_core.run_plan import ModelSpec
 
 ONE_RANK = RankInfo(0, 1, 0, 1)
 

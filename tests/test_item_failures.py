@@ -166,7 +166,7 @@ def test_a_special_file_as_image_path_fails_its_item_without_blocking(tmp_path, 
 def test_an_item_the_processor_refuses_fails_alone_and_the_batch_goes_on(tmp_path):
     from vlmeval_core.models.hf import VisionLanguageModel
     from vlmeval_core.models.registry import TINY_VLM_DIR
-    from vlmeval_core.plan import ModelSpec
+    from vlmeval_core.run_plan import ModelSpec
 
     model = VisionLanguageModel(ModelSpec("tiny-vlm", "bundled", str(TINY_VLM_DIR)), "cpu")
     dataset = load_tsv(one_bad_row(tmp_path, WIDE))

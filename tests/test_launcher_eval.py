@@ -17,10 +17,10 @@ from click.testing import CliRunner
 
 import fake_nvml
 from fake_nvml import gpu_uuid, gpus, mig_gpu
-from vlmeval_core.plan import load_plan
+from vlmeval_core.run_plan import load_plan
 from vlmeval_launcher.cli import main
 from vlmeval_launcher.gpus import no_gpu_message
-from vlmeval_launcher.plan import EvalRequest, resolve_launch, split_data
+from vlmeval_launcher.launch import EvalRequest, resolve_launch, split_data
 from vlmeval_launcher.torchrun import find_torchrun, launch_environment, usable_cpus
 
 TORCHRUN = [sys.executable, "-m", "vlmeval_core.torchrun"]

@@ -15,8 +15,8 @@ from click.testing import CliRunner
 import fake_nvml
 from vlmeval_core.identity import differences, run_identity
 from vlmeval_core.models.registry import MODELS, TINY_VLM_DIR, resolve_model
-from vlmeval_core.plan import ModelSpec, Plan
 from vlmeval_core.prompt_families import FAMILIES
+from vlmeval_core.run_plan import ModelSpec, Plan
 from vlmeval_launcher.cli import main
 
 QWEN_PIXELS = {"min_pixels": 1280 * 28 * 28, "max_pixels": 16384 * 28 * 28}

@@ -10,7 +10,7 @@ from builders import build_tiny_llava
 from conftest import make_plan, predictions, run_worker
 from vlmeval_core.errors import UsageError
 from vlmeval_core.models.registry import MODELS, TINY_VLM_DIR, resolve_model
-from vlmeval_core.plan import ModelSpec
+from vlmeval_core.run_plan import ModelSpec
 
 
 def test_friendly_names_hub_ids_and_directories_resolve(tmp_path):

@@ -24,7 +24,7 @@ from vlmeval_core.distributed import gpu_slice, usable_gpu_ids
 from vlmeval_core.identity import run_identity
 from vlmeval_core.node import NodeSettings
 from vlmeval_launcher.claim import claim_run
-from vlmeval_launcher.plan import EvalRequest, resolve_launch
+from vlmeval_launcher.launch import EvalRequest, resolve_launch
 
 VLMEVAL = str(Path(sys.executable).parent / "vlmeval")
 PER_NODE = ("data_dir", "gpus", "node_rank")

@@ -8,7 +8,7 @@ import pytest
 
 from vlmeval_core.datasets.registry import DatasetRef
 from vlmeval_core.errors import UsageError
-from vlmeval_core.plan import ModelSpec, Plan, load_plan, slug
+from vlmeval_core.run_plan import ModelSpec, Plan, load_plan, slug
 
 
 def make_plan(tmp_path, **overrides) -> Plan:

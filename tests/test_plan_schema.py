@@ -17,7 +17,7 @@ import pytest
 from conftest import make_plan, node_of, worker_env
 from vlmeval_core.errors import UsageError
 from vlmeval_core.node import ENV_VARIABLE, NodeSettings
-from vlmeval_core.plan import load_plan
+from vlmeval_core.run_plan import load_plan
 
 
 def hand_edited(tmp_path, change) -> tuple[object, str]:

@@ -175,7 +175,7 @@ def test_a_resumed_hub_model_is_pinned_to_the_commit_the_run_started_with(tmp_pa
     from vlmeval_core.errors import UsageError
     from vlmeval_core.identity import run_identity
     from vlmeval_launcher.claim import claim_run
-    from vlmeval_launcher.plan import EvalRequest, resolve_launch
+    from vlmeval_launcher.launch import EvalRequest, resolve_launch
 
     launch = resolve_launch(
         EvalRequest(

@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 
 from catalog_fixtures import hallusion, tsv_bytes
-from vlmeval_core.datasets.prepare import prepare
+from vlmeval_core.datasets.on_disk import ensure_on_disk
 from vlmeval_core.datasets.registry import resolve_dataset
 from vlmeval_core.datasets.tsv import load_tsv
 
@@ -32,7 +32,7 @@ def vlmeval(*args: str, data_dir: Path) -> subprocess.CompletedProcess[str]:
 def shapes_mcq(tmp_path_factory) -> tuple[Path, pd.DataFrame]:
     """A data dir with ShapesMCQ generated in it, as eval and score generate it, and its rows."""
     data_dir = tmp_path_factory.mktemp("data")
-    path = prepare(resolve_dataset("ShapesMCQ"), data_dir, data_dir, seed=0)
+    path = ensure_on_disk(resolve_dataset("ShapesMCQ"), data_dir, data_dir, seed=0)
     return data_dir, load_tsv(path, "ShapesMCQ").frame
 
 

@@ -5,8 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from vlmeval_core.datasets import prepare as preparing
-from vlmeval_core.datasets import shapes
+from vlmeval_core.datasets import on_disk, shapes
 from vlmeval_core.datasets.registry import resolve_dataset
 from vlmeval_core.identity import file_md5
 
@@ -19,24 +18,24 @@ def test_the_recorded_md5_is_the_generated_sets(name, tmp_path):
 
 def test_a_current_shapes_file_is_used_without_generating_the_set_again(tmp_path, monkeypatch):
     ref = resolve_dataset("ShapesMCQ")
-    path = preparing.prepare(ref, tmp_path, tmp_path / "run", seed=0)
+    path = on_disk.ensure_on_disk(ref, tmp_path, tmp_path / "run", seed=0)
     written = path.stat().st_mtime_ns
 
     def no_generation(*args, **kwargs):  # fault injection: generating now is the failure
         raise AssertionError("the Shapes set was generated again")
 
     monkeypatch.setattr(shapes, "generate", no_generation)
-    assert preparing.prepare(ref, tmp_path, tmp_path / "run", seed=0) == path
+    assert on_disk.ensure_on_disk(ref, tmp_path, tmp_path / "run", seed=0) == path
     assert path.stat().st_mtime_ns == written
 
 
 def test_a_changed_shapes_file_is_generated_again(tmp_path):
     ref = resolve_dataset("ShapesYN")
-    path = preparing.prepare(ref, tmp_path, tmp_path / "run", seed=0)
+    path = on_disk.ensure_on_disk(ref, tmp_path, tmp_path / "run", seed=0)
     path.write_text(path.read_text().replace("Yes", "No", 1))
     assert file_md5(path) != shapes.GENERATED_MD5["ShapesYN"]
 
-    preparing.prepare(ref, tmp_path, tmp_path / "run", seed=0)
+    on_disk.ensure_on_disk(ref, tmp_path, tmp_path / "run", seed=0)
     assert file_md5(path) == shapes.GENERATED_MD5["ShapesYN"]
 
 
@@ -51,7 +50,7 @@ def test_each_image_is_decoded_once_also_when_a_batch_is_split(tmp_path, monkeyp
     from vlmeval_core.inference import predict_shard
     from vlmeval_core.models.hf import VisionLanguageModel
     from vlmeval_core.models.registry import TINY_VLM_DIR
-    from vlmeval_core.plan import ModelSpec
+    from vlmeval_core.run_plan import ModelSpec
 
     dataset = tsv.load_tsv(shapes.write_tsv("ShapesMCQ", tmp_path / "data"), "ShapesMCQ")
     dataset.frame = dataset.frame.head(24)

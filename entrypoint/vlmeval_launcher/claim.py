@@ -21,8 +21,8 @@ from typing import Any
 from vlmeval_core import attempts, run_lock
 from vlmeval_core.errors import UsageError
 from vlmeval_core.identity import differences, filled_in, load_identity, write_identity
-from vlmeval_core.plan import Plan
-from vlmeval_launcher.plan import Launch
+from vlmeval_core.run_plan import Plan
+from vlmeval_launcher.launch import Launch
 
 
 @dataclass(frozen=True)

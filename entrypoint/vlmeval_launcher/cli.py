@@ -1,8 +1,11 @@
 """The ``vlmeval`` click CLI: ``eval``, ``score``, ``prompts``, ``gpus``, ``list``, ``doctor``,
 ``fetch``.
 
-Every flag of ``eval`` can also come from ``VLMEVAL_<FLAG>`` (``--gpus-per-model``
--> ``VLMEVAL_GPUS_PER_MODEL``); a flag given on the command line wins. Any
+Every flag of ``eval`` is declared once, as a field of
+:class:`vlmeval_launcher.eval_flags.EvalRequest`, and its click option is made
+from that field (:func:`request_option`); each can also come from
+``VLMEVAL_<FLAG>`` (``--gpus-per-model`` -> ``VLMEVAL_GPUS_PER_MODEL``), and a
+flag given on the command line wins. Any
 error ends the command with one line, ``vlmeval: error: <message>``, on stderr
 and the exit code of docs/architecture.md (2 usage, 3 environment). Nothing here
 imports torch or transformers at import time; only ``doctor`` does, when run.
@@ -24,12 +27,13 @@ import click
 from vlmeval_core.errors import VlmevalError
 from vlmeval_core.oserror import explain
 from vlmeval_launcher import __version__
+from vlmeval_launcher.eval_flags import ENV_PREFIX, EvalRequest, eval_flags
 
 PROG = "vlmeval"
 
 
 def _envvar(flag: str) -> str:
-    return "VLMEVAL_" + flag.upper().replace("-", "_")
+    return ENV_PREFIX + flag.upper().replace("-", "_")
 
 
 def _error(message: str) -> None:
@@ -110,30 +114,59 @@ def _option(*decls: str, **kwargs: Any) -> Any:
     return click.option(*decls, envvar=envvar, show_envvar=True, **kwargs)
 
 
-def data_dir_option(help: str = "Where dataset TSVs are kept (also $LMUData).") -> Any:
-    """--data-dir, shared by the commands that read or fill the data volume."""
-    return _option(
-        "--data-dir",
-        envvar=["VLMEVAL_DATA_DIR", "LMUData"],
-        default="~/LMUData",
-        show_default=True,
-        metavar="DIR",
-        help=help,
-        callback=_remember_volume,
-    )
+_CLICK_TYPES = {str: click.STRING, int: click.INT, float: click.FLOAT}
 
 
-def output_option(help: str = "Root of the results volume.") -> Any:
-    """--output/-o, shared by eval and doctor."""
-    return _option(
-        "--output",
-        "-o",
-        default="./outputs",
-        show_default=True,
-        metavar="DIR",
-        help=help,
-        callback=_remember_volume,
-    )
+def request_option(field: str, request: type = EvalRequest, **overrides: Any) -> Any:
+    """The click option of ``vlmeval eval``'s flag ``field``, as EvalRequest declares it.
+
+    Other commands that take the same flag pass their own ``help`` (the declared
+    default, choices, metavar and variables stay), or ``envvar=None``.
+    """
+    spec = eval_flags(request)[field]
+    decls = [f"{spec.long}/--no-{spec.long[2:]}" if spec.negatable else spec.long]
+    if spec.flag.short:
+        decls.append(spec.flag.short)
+    help_text = overrides.pop("help", spec.flag.help)
+    if spec.flag.default_text:
+        help_text += f"  [default: {spec.flag.default_text}]"
+    envvar = spec.envvars if len(spec.envvars) > 1 else spec.envvars[0]
+    kwargs: dict[str, Any] = {
+        "help": help_text,
+        "metavar": spec.flag.metavar,
+        "envvar": envvar,
+        "show_envvar": True,
+    }
+    if spec.required:
+        kwargs["required"] = True
+    else:
+        kwargs["default"] = spec.default
+        kwargs["show_default"] = spec.default is not None and not spec.is_switch
+    if spec.is_switch:
+        kwargs["is_flag"] = True
+    elif spec.choices:
+        kwargs["type"] = click.Choice(spec.choices, case_sensitive=False)
+    elif spec.kind is not bool:
+        kwargs["type"] = _CLICK_TYPES[spec.kind]
+    if spec.multiple:
+        kwargs["multiple"] = True
+    if spec.flag.volume:
+        kwargs["callback"] = _remember_volume
+    kwargs.update(overrides)
+    if kwargs["envvar"] is None:
+        kwargs["show_envvar"] = False
+    return click.option(*decls, **kwargs)
+
+
+def request_options(request: type = EvalRequest) -> Any:
+    """A decorator: every field of ``request`` as an option of the command, in their order."""
+
+    def decorate(command: Any) -> Any:
+        for field in reversed(eval_flags(request)):
+            command = request_option(field, request)(command)
+        return command
+
+    return decorate
 
 
 def one_dataset_option() -> Any:
@@ -158,161 +191,7 @@ Results go to <output>/<model>/<run-name>/; rerun with the same --run-name to re
 
 
 @main.command("eval", epilog=EVAL_EPILOG)
-@_option(
-    "--model",
-    "-m",
-    required=True,
-    metavar="NAME",
-    help="Registered name, hub id (org/name) or local directory (`vlmeval list models`).",
-)
-@_option(
-    "--data",
-    "-d",
-    required=True,
-    multiple=True,
-    metavar="NAMES",
-    help="Dataset names or .tsv paths; repeat -d or separate with commas or spaces.",
-)
-@_option(
-    "--nproc",
-    type=int,
-    default=None,
-    help="Ranks (model copies) per node.  [default: GPUs // --gpus-per-model; 1 on CPU]",
-)
-@_option(
-    "--gpus-per-model", type=int, default=1, show_default=True, help="GPUs each model copy spans."
-)
-@_option(
-    "--device",
-    type=click.Choice(["auto", "cuda", "cpu"], case_sensitive=False),
-    default="auto",
-    show_default=True,
-    help="auto: cuda when a GPU is visible; on a host without one, the CPU for a small "
-    "local model (tiny-vlm), else an error. cpu runs with gloo.",
-)
-@_option(
-    "--batch-size",
-    type=int,
-    default=None,
-    help="Items per generate call.  [default: the model's registry entry]",
-)
-@_option(
-    "--max-new-tokens",
-    type=int,
-    default=None,
-    help="Tokens generated per answer.  [default: the model's registry entry]",
-)
-@_option(
-    "--dtype",
-    type=click.Choice(["auto", "bfloat16", "float16", "float32"]),
-    default="auto",
-    show_default=True,
-    help="Weights' dtype.",
-)
-@_option(
-    "--revision",
-    default=None,
-    metavar="REV",
-    help="Hub revision (branch, tag or commit) of the model.",
-)
-@output_option()
-@data_dir_option()
-@_option(
-    "--run-name",
-    default=None,
-    metavar="NAME",
-    help="Run directory name and resume key.  [default: UTC time, e.g. 20261123-073600]",
-)
-@_option(
-    "--limit",
-    type=int,
-    default=None,
-    metavar="N",
-    help="Evaluate only the first N items of each dataset.",
-)
-@_option("--seed", type=int, default=0, show_default=True, help="Random seed of every rank.")
-@_option(
-    "--trust-remote-code/--no-trust-remote-code",
-    default=None,
-    help="Run the model repository's own code.  [default: off, unless the registry says so]",
-)
-@_option(
-    "--images",
-    type=click.Choice(["vlmevalkit", "original"]),
-    default=None,
-    help="vlmevalkit: each image as VLMEvalKit main's dump_image saves it (re-encoded as its "
-    "file name says); original: the TSV's bytes.  [default: the model's registry entry]",
-)
-@_option(
-    "--prompt-family",
-    default=None,
-    metavar="FAMILY",
-    help="Whose prompts to send (`vlmeval list models`).  [default: the model's registry entry]",
-)
-@_option("--nnodes", type=int, default=1, show_default=True, help="Hosts taking part.")
-@_option("--node-rank", type=int, default=None, help="This host's rank, 0 to nnodes-1.")
-@_option(
-    "--rdzv-endpoint",
-    default=None,
-    metavar="HOST:PORT",
-    help="Rendezvous address for multi-node runs, the same on every node.",
-)
-@_option(
-    "--max-restarts",
-    type=int,
-    default=0,
-    show_default=True,
-    help="Times torchrun restarts the ranks after a failure.",
-)
-@_option(
-    "--restart",
-    is_flag=True,
-    default=False,
-    help="Start the run over: move its directory aside (never deleted) to "
-    "<run-name>.replaced-<time>.",
-)
-@_option(
-    "--api-base",
-    default=None,
-    metavar="URL",
-    help="Evaluate the model -m served at this OpenAI-compatible base URL (…/v1) instead of "
-    "loading it; one process, no GPU. Key: OPENAI_API_KEY or VLMEVAL_API_KEY.",
-)
-@_option(
-    "--api-extra",
-    default=None,
-    metavar="JSON",
-    help="Fields added to every request, e.g. '{\"top_k\": 1}'.",
-)
-@_option(
-    "--api-concurrency",
-    type=int,
-    default=16,
-    show_default=True,
-    help="Requests in flight with --api-base.",
-)
-@_option(
-    "--api-timeout",
-    type=float,
-    default=120.0,
-    show_default=True,
-    metavar="SECONDS",
-    help="Time one request may take with --api-base before it is retried.",
-)
-@_option(
-    "--quiet",
-    "-q",
-    is_flag=True,
-    default=False,
-    help="Print no summary table on stdout at the end (scripts read summary.json).",
-)
-@_option(
-    "--dry-run",
-    is_flag=True,
-    default=False,
-    help="Print the plan, the torchrun command and this node's settings; write no plan, "
-    "start nothing.",
-)
+@request_options()
 def eval_command(**flags: Any) -> None:
     """Validate a run, claim its directory, write its plan and exec torchrun to evaluate it."""
     from vlmeval_core import attempts
@@ -321,7 +200,7 @@ def eval_command(**flags: Any) -> None:
     from vlmeval_core.run_summary import QUIET_VARIABLE
     from vlmeval_launcher.claim import check_identity, claim_run
     from vlmeval_launcher.hub_reach import check_hub
-    from vlmeval_launcher.plan import EvalRequest, resolve_launch
+    from vlmeval_launcher.launch import resolve_launch
     from vlmeval_launcher.torchrun import (
         build_argv,
         exec_torchrun,
@@ -329,15 +208,12 @@ def eval_command(**flags: Any) -> None:
         launch_environment,
     )
 
-    dry_run = flags.pop("dry_run")
-    quiet = flags.pop("quiet")
-    flags["device"] = flags["device"].lower()
     request = EvalRequest(**flags)
     launch = resolve_launch(request)
     argv = build_argv(launch, find_torchrun())
     plan = launch.plan
     identity = run_identity(plan).to_dict()
-    if dry_run:
+    if request.dry_run:
         if not request.restart:
             check_identity(plan.run_dir, identity)
         click.echo(json.dumps(plan.to_dict(), indent=2, ensure_ascii=False))
@@ -375,7 +251,7 @@ def eval_command(**flags: Any) -> None:
         **launch_environment(launch),
         **launch.node.to_env(),
         **attempts.handover(plan.run_dir, claim.attempt, claim.lock),
-        QUIET_VARIABLE: "1" if quiet else "0",
+        QUIET_VARIABLE: "1" if request.quiet else "0",
         **hub.environment,
     }
     try:
@@ -408,10 +284,10 @@ predictions.jsonl, scores.json, the xlsx and VLMEvalKit's score table.
     metavar="DIR",
     help="Where <dataset>/ is written.  [default: the directory of PREDICTIONS]",
 )
-@data_dir_option()
+@request_option("data_dir")
 def score_command(predictions: Path, data: str, output: Path | None, data_dir: str) -> None:
     """Score predictions made elsewhere, like VLMEvalKit's --mode eval (no GPU, no torch)."""
-    from vlmeval_launcher.plan import absolute_path
+    from vlmeval_launcher.launch import absolute_path
     from vlmeval_launcher.score import score_predictions
 
     scored = score_predictions(predictions, data, output, absolute_path(data_dir))
@@ -448,21 +324,11 @@ VLMEvalKit's message format (a family's system prompt comes first, type "system"
     help="Registered name, hub id (org/name) or local directory.",
 )
 @one_dataset_option()
-@click.option("--limit", type=int, default=None, metavar="N", help="Only the first N items.")
+@request_option("limit", help="Only the first N items.", envvar=None)
 @click.option("--json", "as_json", is_flag=True, help="One JSON line per item.")
-@click.option(
-    "--images",
-    type=click.Choice(["vlmevalkit", "original"]),
-    default=None,
-    help="How images are fed.  [default: the model's registry entry]",
-)
-@click.option(
-    "--prompt-family",
-    default=None,
-    metavar="FAMILY",
-    help="Whose prompts.  [default: the model's registry entry]",
-)
-@data_dir_option()
+@request_option("images", help="How images are fed.", envvar=None)
+@request_option("prompt_family", help="Whose prompts.", envvar=None)
+@request_option("data_dir")
 def prompts_command(
     model: str,
     data: str,
@@ -473,7 +339,7 @@ def prompts_command(
     data_dir: str,
 ) -> None:
     """Print exactly what each item sends the model (no weights, no GPU, no torch)."""
-    from vlmeval_launcher.plan import absolute_path
+    from vlmeval_launcher.launch import absolute_path
     from vlmeval_launcher.prompts import as_json_line, item_prompts, model_record, readable
 
     record = model_record(model, prompt_family, images)
@@ -546,14 +412,14 @@ def list_models(as_json: bool) -> None:
 
 @list_group.command("datasets")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON for scripts.")
-@data_dir_option()
+@request_option("data_dir")
 def list_datasets(as_json: bool, data_dir: str) -> None:
     """Registered datasets: kind, metric, where they come from, whether the file is there."""
     from urllib.parse import urlparse
 
     from vlmeval_core.datasets.download import local_path
     from vlmeval_core.datasets.registry import DATASETS, KINDS
-    from vlmeval_launcher.plan import absolute_path
+    from vlmeval_launcher.launch import absolute_path
 
     directory = absolute_path(data_dir)
     records = []
@@ -619,15 +485,15 @@ VLMEVAL_DATA_URL_BASE, VLMEVAL_DATA_URL_<NAME>, VLMEVAL_DATA_MD5_<NAME>.
     metavar="NAME",
     help="Registered model name or hub id (org/name) to put in the Hugging Face cache.",
 )
-@_option("--revision", default=None, metavar="REV", help="Hub revision of the model(s).")
-@data_dir_option()
+@request_option("revision", help="Hub revision of the model(s).")
+@request_option("data_dir")
 def fetch_command(
     data: tuple[str, ...], model: tuple[str, ...], revision: str | None, data_dir: str
 ) -> None:
     """Download datasets and models ahead of a run, for hosts without network."""
     from vlmeval_core.errors import UsageError
     from vlmeval_launcher.fetch import fetch_dataset, fetch_model, plan_datasets
-    from vlmeval_launcher.plan import absolute_path, split_data
+    from vlmeval_launcher.launch import absolute_path, split_data
 
     names = plan_datasets(split_data(data))
     models = split_data(model)
@@ -648,21 +514,15 @@ def fetch_command(
 
 
 @main.command("doctor")
-@output_option("Results volume to check.")
-@data_dir_option("Dataset directory to check.")
-@_option(
-    "--device",
-    type=click.Choice(["auto", "cuda", "cpu"], case_sensitive=False),
-    default="auto",
-    show_default=True,
-    help="With cuda, a missing GPU is a failure.",
-)
+@request_option("output", help="Results volume to check.")
+@request_option("data_dir", help="Dataset directory to check.")
+@request_option("device", help="With cuda, a missing GPU is a failure.")
 def doctor_command(output: str, data_dir: str, device: str) -> None:
     """Check driver, CUDA, NCCL, torch, GPUs and directories; exit 3 if a run would fail."""
     from vlmeval_launcher.doctor import FAIL, WARN, exit_code, run_checks
-    from vlmeval_launcher.plan import absolute_path
+    from vlmeval_launcher.launch import absolute_path
 
-    checks = run_checks(absolute_path(output), absolute_path(data_dir), device.lower())
+    checks = run_checks(absolute_path(output), absolute_path(data_dir), device)
     for check in checks:
         click.echo(check.line())
     fails = sum(c.status == FAIL for c in checks)

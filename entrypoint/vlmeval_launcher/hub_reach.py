@@ -23,7 +23,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from vlmeval_core.errors import RuntimeFailure
-from vlmeval_core.plan import ModelSpec
+from vlmeval_core.run_plan import ModelSpec
 
 PROBE_TIMEOUT_S = 10.0
 OFFLINE_VARIABLE = "HF_HUB_OFFLINE"

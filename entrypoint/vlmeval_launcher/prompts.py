@@ -21,7 +21,7 @@ from vlmeval_core.errors import UsageError
 from vlmeval_core.models.record import ModelSpec
 from vlmeval_core.models.registry import resolve_model
 from vlmeval_core.prompt_families import FAMILIES, item_messages
-from vlmeval_launcher.plan import check_prompt_family
+from vlmeval_launcher.launch import check_prompt_family
 from vlmeval_launcher.score import load_dataset
 
 

@@ -17,7 +17,7 @@ from typing import Any
 
 import pandas as pd
 
-from vlmeval_core.datasets.prepare import dataset_path, prepare
+from vlmeval_core.datasets.on_disk import dataset_path, ensure_on_disk
 from vlmeval_core.datasets.registry import resolve_dataset
 from vlmeval_core.datasets.tsv import Dataset, load_tsv
 from vlmeval_core.errors import UsageError
@@ -104,7 +104,7 @@ def _read_jsonl(path: Path) -> pd.DataFrame:
 def load_dataset(spec: str, data_dir: Path, work_dir: Path) -> Dataset:
     """The dataset ``--data`` names, prepared (downloaded, generated) and loaded as eval does."""
     ref = resolve_dataset(spec)
-    prepare(ref, data_dir, work_dir, seed=0)
+    ensure_on_disk(ref, data_dir, work_dir, seed=0)
     return load_tsv(dataset_path(ref, data_dir, work_dir, seed=0), ref.name, ref.kind)
 
 

@@ -21,7 +21,7 @@ from typing import NoReturn
 
 from vlmeval_core.distributed import dist_timeout
 from vlmeval_core.errors import RuntimeFailure
-from vlmeval_launcher.plan import Launch
+from vlmeval_launcher.launch import Launch
 
 WORKER_MODULE = "vlmeval_core.worker"
 ENDPOINT_MODULE = "vlmeval_core.endpoint"

@@ -23,7 +23,7 @@ from typing import Any
 
 from vlmeval_core.datasets.registry import DATASETS, DatasetRef
 from vlmeval_core.files import write_json
-from vlmeval_core.plan import Plan
+from vlmeval_core.run_plan import Plan
 
 IDENTITY_FILE = "identity.json"
 FILLED_LATER = frozenset({"model.commit"})

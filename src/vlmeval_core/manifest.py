@@ -16,7 +16,7 @@ from vlmeval_core import __version__, attempts
 from vlmeval_core.distributed import PROCESS_GROUP_BACKEND
 from vlmeval_core.identity import load_identity, run_identity
 from vlmeval_core.node import NodeSettings
-from vlmeval_core.plan import Plan
+from vlmeval_core.run_plan import Plan
 
 PACKAGES = (
     "torch",

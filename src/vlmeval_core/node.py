@@ -19,7 +19,7 @@ from pydantic import Field, TypeAdapter
 from pydantic.dataclasses import dataclass
 from typing_extensions import TypedDict
 
-from vlmeval_core.plan import STRICT, NonEmpty, schema_errors
+from vlmeval_core.run_plan import STRICT, NonEmpty, schema_errors
 
 ENV_VARIABLE = "VLMEVAL_NODE_SETTINGS"
 DEFAULT_DATA_DIR = "~/LMUData"

@@ -15,7 +15,7 @@ dict (``_score.csv`` for every Y/N set, MME, POPE and HallusionBench included,
 ``_score.json`` for OCRBench, ``_acc.csv`` for MCQ and VQA).
 
 ``<stem>`` is VLMEvalKit's ``<model>_<dataset>``, with each name made
-file-safe by :func:`vlmeval_core.plan.slug` (the rule that names the model's
+file-safe by :func:`vlmeval_core.run_plan.slug` (the rule that names the model's
 directory): a hub id ``org/name`` becomes ``org__name``, any other run of
 characters outside ``A-Za-z0-9._-`` becomes ``_``. So
 ``Qwen/Qwen2-VL-2B-Instruct`` on ``MMStar`` gives
@@ -46,7 +46,7 @@ from openpyxl import Workbook
 from openpyxl.cell import WriteOnlyCell
 
 from vlmeval_core.files import write_atomic, write_atomic_with, write_json
-from vlmeval_core.plan import slug
+from vlmeval_core.run_plan import slug
 from vlmeval_core.scoring import points_out_of
 from vlmeval_core.scoring.common import ScoreResult, as_text, is_missing
 

@@ -2,18 +2,24 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal, get_args
+from typing import Annotated
 
 from pydantic import ConfigDict, Field
+
+from vlmeval_core.choices import DTYPES, IMAGE_HANDLINGS, Dtype, ImageHandling
+
+__all__ = [
+    "DTYPES",
+    "IMAGE_HANDLINGS",
+    "STRICT",
+    "Dtype",
+    "ImageHandling",
+    "NonEmpty",
+    "Positive",
+]
 
 STRICT = ConfigDict(extra="forbid", strict=True)
 """Every field must be of its own JSON type and every field must be known."""
 
-Dtype = Literal["auto", "bfloat16", "float16", "float32"]
-DTYPES: tuple[str, ...] = get_args(Dtype)
 NonEmpty = Annotated[str, Field(min_length=1)]
 Positive = Annotated[int, Field(ge=1)]
-ImageHandling = Literal["vlmevalkit", "original"]
-"""How a TSV's base64 images reach the model: as VLMEvalKit main's ``dump_image`` saves
-them (re-encoded in the format of the file name it picks), or the TSV's own bytes."""
-IMAGE_HANDLINGS: tuple[str, ...] = get_args(ImageHandling)

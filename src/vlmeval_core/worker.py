@@ -19,14 +19,14 @@ from pathlib import Path
 from typing import Any
 
 from vlmeval_core import distributed, failure, signals
-from vlmeval_core.datasets.prepare import dataset_path, prepare
+from vlmeval_core.datasets.on_disk import dataset_path, ensure_on_disk
 from vlmeval_core.datasets.tsv import Dataset, load_tsv
 from vlmeval_core.errors import RuntimeFailure
 from vlmeval_core.files import remove_leftover_temps
 from vlmeval_core.inference import predict_shard, read_checkpoints, shard_positions
 from vlmeval_core.node import NodeSettings
-from vlmeval_core.plan import Plan, load_plan
 from vlmeval_core.prompt_families import FAMILIES
+from vlmeval_core.run_plan import Plan, load_plan
 
 
 def log(info: distributed.RankInfo, message: str) -> None:
@@ -77,7 +77,7 @@ def load_dataset(plan: Plan, node: NodeSettings, info: distributed.RankInfo, ind
     ref = plan.datasets[index]
     data_dir, run_dir = Path(node.data_dir), plan.run_dir
     if info.local_rank == 0:
-        prepare(ref, data_dir, run_dir, plan.seed)
+        ensure_on_disk(ref, data_dir, run_dir, plan.seed)
     distributed.barrier()
     dataset = load_tsv(dataset_path(ref, data_dir, run_dir, plan.seed), ref.name, ref.kind)
     if plan.limit is not None:

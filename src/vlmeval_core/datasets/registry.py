@@ -304,7 +304,7 @@ class DatasetRef:
     """What a plan says about one dataset: a registered ``name``, or a local ``path``.
 
     ``kind`` is None for a local TSV whose kind is inferred when it is loaded.
-    The annotations are the plan's schema for it (:mod:`vlmeval_core.plan`).
+    The annotations are the plan's schema for it (:mod:`vlmeval_core.run_plan`).
     """
 
     __pydantic_config__ = {"extra": "forbid", "strict": True}  # noqa: RUF012

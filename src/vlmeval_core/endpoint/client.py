@@ -35,8 +35,8 @@ from PIL import Image
 
 from vlmeval_core.endpoint.options import api_key
 from vlmeval_core.errors import RuntimeFailure
-from vlmeval_core.plan import EndpointSpec
 from vlmeval_core.prompt_families import Message, conversation
+from vlmeval_core.run_plan import EndpointSpec
 
 CONNECT_TIMEOUT_S = 5.0
 """How long one attempt may take to connect; the request's own timeout is the plan's."""

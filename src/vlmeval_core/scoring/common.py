@@ -79,7 +79,7 @@ def has_error(value: Any) -> bool:
     return as_text(value).strip() != ""
 
 
-def prepare(frame: pd.DataFrame) -> pd.DataFrame:
+def items_by_index(frame: pd.DataFrame) -> pd.DataFrame:
     """A copy of ``frame`` sorted by ``index`` (stable), checked for the columns a scorer needs."""
     missing = [c for c in REQUIRED_COLUMNS if c not in frame.columns]
     if missing:

@@ -8,7 +8,7 @@ from typing import Any
 import pandas as pd
 
 from vlmeval_core.errors import UsageError
-from vlmeval_core.scoring.common import ScoreResult, attach, error_flags, prepare
+from vlmeval_core.scoring.common import ScoreResult, attach, error_flags, items_by_index
 from vlmeval_core.scoring.metric import Metric
 
 FULL_CREDIT = 1.0 - 1e-9
@@ -31,7 +31,7 @@ def score_frame(
             f"it takes: {', '.join(metric.options) or 'none'}"
         )
     settings = {**metric.options, **(options or {})}
-    items = prepare(frame)
+    items = items_by_index(frame)
     errors = error_flags(items)
     parsed: list[Any] = []
     credits: list[float] = []

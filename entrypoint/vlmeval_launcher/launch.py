@@ -3,7 +3,7 @@
 :func:`resolve_launch` checks the flags, names, GPU counts, multi-node settings
 and directories, and fails on the first problem with a UsageError of one line
 that names the numbers and the fix (exit 2). What it returns, a
-:class:`Launch`, holds the :class:`vlmeval_core.plan.Plan` the ranks read and
+:class:`Launch`, holds the :class:`vlmeval_core.run_plan.Plan` the ranks read and
 this node's own settings (data dir, GPUs: :class:`vlmeval_core.node.NodeSettings`,
 never written to the shared plan) and the few settings only torchrun needs.
 Torch-free.
@@ -24,49 +24,17 @@ from vlmeval_core.datasets.registry import DatasetRef, resolve_dataset
 from vlmeval_core.errors import UsageError
 from vlmeval_core.models.registry import registered, resolve_model
 from vlmeval_core.node import NodeSettings
-from vlmeval_core.plan import DTYPES, SAFE_NAME, EndpointSpec, ModelSpec, Plan
 from vlmeval_core.prompt_families import FAMILIES
+from vlmeval_core.run_plan import DTYPES, SAFE_NAME, EndpointSpec, ModelSpec, Plan
 from vlmeval_launcher import auto_device
 from vlmeval_launcher import gpus as gpu_discovery
+from vlmeval_launcher.eval_flags import DEVICE_CHOICES, EvalRequest, default_of
 
-DEVICE_CHOICES = ("auto", "cuda", "cpu")
 _ENDPOINT = re.compile(r"(?P<host>\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9][A-Za-z0-9._-]*):(?P<port>\d{1,5})")
 _FIX_OUTPUT = (
     "mount a writable volume there (docker run -v $PWD/outputs:/outputs) or run as the "
     "directory's owner (docker run -u $(id -u):$(id -g))"
 )
-
-
-@dataclass(frozen=True)
-class EvalRequest:
-    """The flags of ``vlmeval eval`` as typed (None: not given, use the default)."""
-
-    model: str
-    data: tuple[str, ...]
-    nproc: int | None = None
-    gpus_per_model: int = 1
-    device: str = "auto"
-    batch_size: int | None = None
-    max_new_tokens: int | None = None
-    dtype: str = "auto"
-    revision: str | None = None
-    output: str = "./outputs"
-    data_dir: str = "~/LMUData"
-    run_name: str | None = None
-    limit: int | None = None
-    seed: int = 0
-    trust_remote_code: bool | None = None
-    images: str | None = None
-    prompt_family: str | None = None
-    nnodes: int = 1
-    node_rank: int | None = None
-    rdzv_endpoint: str | None = None
-    max_restarts: int = 0
-    restart: bool = False
-    api_base: str | None = None
-    api_extra: str | None = None
-    api_concurrency: int = 16
-    api_timeout: float = 120.0
 
 
 @dataclass(frozen=True)
@@ -151,12 +119,8 @@ def resolve_launch(
 
 
 _NOT_FOR_ENDPOINTS = {
-    "nproc": None,
-    "gpus_per_model": 1,
-    "dtype": "auto",
-    "revision": None,
-    "trust_remote_code": None,
-    "nnodes": 1,
+    field: default_of(field)
+    for field in ("nproc", "gpus_per_model", "dtype", "revision", "trust_remote_code", "nnodes")
 }
 """Flags about loading a model here, with their defaults: an endpoint run takes none of them."""
 

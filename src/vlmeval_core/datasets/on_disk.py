@@ -43,7 +43,7 @@ def dataset_path(ref: DatasetRef, data_dir: Path, run_dir: Path, seed: int) -> P
     return synthetic_dir(data_dir, run_dir) / shapes.tsv_name(entry.name, seed)
 
 
-def prepare(ref: DatasetRef, data_dir: Path, run_dir: Path, seed: int) -> Path:
+def ensure_on_disk(ref: DatasetRef, data_dir: Path, run_dir: Path, seed: int) -> Path:
     """Make sure the TSV of ``ref`` exists and is current; return its path.
 
     Temp files that interrupted writes of a registered TSV left beside it are removed first.

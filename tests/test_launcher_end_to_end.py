@@ -104,7 +104,7 @@ def test_the_launcher_process_becomes_torchrun_so_sigterm_reaches_it(tmp_path):
             break  # the ranks are predicting
         time.sleep(0.05)
     try:
-        assert "vlmeval_core.torchrun" in seen and "vlmeval_core.worker" in seen, seen
+        assert "vlmeval_core.elastic_agent" in seen and "vlmeval_core.worker" in seen, seen
         process.send_signal(signal.SIGTERM)  # what docker stop sends to the container's process
         process.wait(timeout=60)
     finally:

@@ -19,11 +19,11 @@ import fake_nvml
 from fake_nvml import gpu_uuid, gpus, mig_gpu
 from vlmeval_core.plan import load_plan
 from vlmeval_launcher.cli import main
+from vlmeval_launcher.exec_ranks import find_torchrun, launch_environment, usable_cpus
 from vlmeval_launcher.gpus import no_gpu_message
 from vlmeval_launcher.plan import EvalRequest, resolve_launch, split_data
-from vlmeval_launcher.torchrun import find_torchrun, launch_environment, usable_cpus
 
-TORCHRUN = [sys.executable, "-m", "vlmeval_core.torchrun"]
+TORCHRUN = [sys.executable, "-m", "vlmeval_core.elastic_agent"]
 
 
 def nproc_of(argv: list[str]) -> str:

@@ -320,14 +320,14 @@ def eval_command(**flags: Any) -> None:
     from vlmeval_core.node import ENV_VARIABLE as NODE_VARIABLE
     from vlmeval_core.run_summary import QUIET_VARIABLE
     from vlmeval_launcher.claim import check_identity, claim_run
-    from vlmeval_launcher.hub_reach import check_hub
-    from vlmeval_launcher.plan import EvalRequest, resolve_launch
-    from vlmeval_launcher.torchrun import (
+    from vlmeval_launcher.exec_ranks import (
         build_argv,
         exec_torchrun,
         find_torchrun,
         launch_environment,
     )
+    from vlmeval_launcher.hub_reach import check_hub
+    from vlmeval_launcher.plan import EvalRequest, resolve_launch
 
     dry_run = flags.pop("dry_run")
     quiet = flags.pop("quiet")

@@ -3,7 +3,7 @@
 A failing rank turns its exception into one line (:func:`describe`), appends the
 traceback to ``<run>/logs/rank-<r>.log``, and writes a report into the error
 file torchrun gave it (``TORCHELASTIC_ERROR_FILE``, in torch's own format plus
-a ``vlmeval`` entry). Under ``vlmeval_core.torchrun`` the rank prints nothing:
+a ``vlmeval`` entry). Under ``vlmeval_core.elastic_agent`` the rank prints nothing:
 the wrapper reads every rank's report and prints the one line of the rank that
 failed first on its own account (:func:`root_cause`). A rank that only lost its
 peers (an error out of ``torch.distributed`` after another rank died) reports
@@ -50,7 +50,7 @@ def debug() -> bool:
 
 
 def wrapped() -> bool:
-    """True when the rank runs under ``vlmeval_core.torchrun``, which prints the line."""
+    """True when the rank runs under ``vlmeval_core.elastic_agent``, which prints the line."""
     return bool(os.environ.get(AGENT_PID_VARIABLE))
 
 

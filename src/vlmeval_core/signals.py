@@ -40,7 +40,7 @@ PARENT_POLL_S = 0.5
 """How often the watchdog checks that the parent (torchrun) is still there."""
 
 AGENT_PID_VARIABLE = "VLMEVAL_AGENT_PID"
-"""Set by ``vlmeval_core.torchrun`` to its pid: the parent no rank may outlive."""
+"""Set by ``vlmeval_core.elastic_agent`` to its pid: the parent no rank may outlive."""
 
 _PR_SET_PDEATHSIG = 1
 STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)

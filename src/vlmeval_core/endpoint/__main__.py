@@ -11,8 +11,8 @@ import sys
 from pathlib import Path
 
 from vlmeval_core import attempts, worker
+from vlmeval_core.elastic_agent import exit_now
 from vlmeval_core.run_summary import print_summary
-from vlmeval_core.torchrun import exit_now
 
 
 def main() -> int:

@@ -1,7 +1,7 @@
-"""torchrun for the ranks, ending with the run's exit code and one line rather than torchrun's
+"""torchrun for a multi-node run's ranks, ending with the run's exit code and one line rather than torchrun's
 blanket 1 and a page of logs.
 
-``python -m vlmeval_core.torchrun ARGS`` is ``torchrun ARGS`` (the same
+``python -m vlmeval_core.elastic_agent ARGS`` is ``torchrun ARGS`` (the same
 ``torch.distributed.run`` entry point, the same flags), except for:
 
 * how it exits: a rank's own code (2 bad input, 3 runtime failure) when a rank

@@ -3,7 +3,7 @@
 The launcher ``os.execvp``s torchrun rather than running it as a child, so a
 ``docker stop`` (SIGTERM to PID 1's child under tini) reaches torchrun, which
 forwards it to the ranks. torchrun is started as ``python -m
-vlmeval_core.torchrun``: the same entry point and flags, but it exits with the
+vlmeval_core.elastic_agent``: the same entry point and flags, but it exits with the
 failing rank's code (2, 3) or 130/143 on an interrupt instead of a blanket 1.
 One node uses ``--standalone`` (a local rendezvous on a free port) on the
 loopback address, so air-gapped hosts and containers work; several use the c10d
@@ -28,7 +28,7 @@ ENDPOINT_MODULE = "vlmeval_core.endpoint"
 """An endpoint run's one process (``--api-base``): no torchrun, no ranks, no GPU."""
 
 
-TORCHRUN_MODULE = "vlmeval_core.torchrun"
+TORCHRUN_MODULE = "vlmeval_core.elastic_agent"
 
 LOOPBACK = "127.0.0.1"
 """Where a one-node run's ranks meet: never the host name, which a container started with

@@ -320,12 +320,7 @@ def eval_command(**flags: Any) -> None:
     from vlmeval_core.node import ENV_VARIABLE as NODE_VARIABLE
     from vlmeval_core.run_summary import QUIET_VARIABLE
     from vlmeval_launcher.claim import check_identity, claim_run
-    from vlmeval_launcher.exec_ranks import (
-        build_argv,
-        exec_torchrun,
-        find_torchrun,
-        launch_environment,
-    )
+    from vlmeval_launcher.exec_ranks import build_argv, exec_ranks, launch_environment
     from vlmeval_launcher.hub_reach import check_hub
     from vlmeval_launcher.plan import EvalRequest, resolve_launch
 
@@ -334,7 +329,7 @@ def eval_command(**flags: Any) -> None:
     flags["device"] = flags["device"].lower()
     request = EvalRequest(**flags)
     launch = resolve_launch(request)
-    argv = build_argv(launch, find_torchrun())
+    argv = build_argv(launch)
     plan = launch.plan
     identity = run_identity(plan).to_dict()
     if dry_run:
@@ -379,9 +374,9 @@ def eval_command(**flags: Any) -> None:
         **hub.environment,
     }
     try:
-        exec_torchrun(argv, handed)
+        exec_ranks(argv, handed)
     except VlmevalError as exc:
-        attempts.conclude(exc.exit_code, handed)  # no torchrun will end this attempt
+        attempts.conclude(exc.exit_code, handed)  # no supervisor will end this attempt
         raise
 
 

@@ -1,8 +1,9 @@
-"""End to end: `vlmeval eval` really execs torchrun, two gloo ranks evaluate, results appear.
+"""End to end: `vlmeval eval` really execs the ranks' supervisor, two gloo ranks evaluate,
+results appear.
 
 The console script runs as a user would run it; nothing is faked (the CPU run
-never asks NVML). The launcher's own process becomes torchrun, so a SIGTERM
-(docker stop) goes straight to it.
+never asks NVML). The launcher's own process becomes the supervisor (one node;
+torchrun on several), so a SIGTERM (docker stop) goes straight to it.
 """
 
 from __future__ import annotations
@@ -68,7 +69,7 @@ def test_two_cpu_ranks_evaluate_tiny_vlm_on_shapes(tmp_path):
 
 
 @pytest.mark.slow
-def test_the_launcher_process_becomes_torchrun_so_sigterm_reaches_it(tmp_path):
+def test_the_launcher_process_becomes_the_supervisor_so_sigterm_reaches_it(tmp_path):
     env = fake_nvml.subprocess_env(
         None, fake=False, LMUData=str(tmp_path / "data"), HF_HUB_OFFLINE="1"
     )
@@ -104,7 +105,7 @@ def test_the_launcher_process_becomes_torchrun_so_sigterm_reaches_it(tmp_path):
             break  # the ranks are predicting
         time.sleep(0.05)
     try:
-        assert "vlmeval_core.torchrun" in seen and "vlmeval_core.worker" in seen, seen
+        assert "vlmeval_core.supervisor" in seen and "vlmeval_core.worker" in seen, seen
         process.send_signal(signal.SIGTERM)  # what docker stop sends to the container's process
         process.wait(timeout=60)
     finally:

@@ -19,11 +19,12 @@ import fake_nvml
 from fake_nvml import gpu_uuid, gpus, mig_gpu
 from vlmeval_core.run_plan import load_plan
 from vlmeval_launcher.cli import main
+from vlmeval_launcher.exec_ranks import find_torchrun, launch_environment, usable_cpus
 from vlmeval_launcher.gpus import no_gpu_message
 from vlmeval_launcher.launch import EvalRequest, resolve_launch, split_data
-from vlmeval_launcher.torchrun import find_torchrun, launch_environment, usable_cpus
 
-TORCHRUN = [sys.executable, "-m", "vlmeval_core.torchrun"]
+TORCHRUN = [sys.executable, "-m", "vlmeval_core.elastic_agent"]
+SUPERVISOR = [sys.executable, "-m", "vlmeval_core.supervisor"]
 
 
 def nproc_of(argv: list[str]) -> str:
@@ -61,7 +62,7 @@ def dry_run(*args: str) -> tuple[dict, list[str]]:
 
 
 def dry_run_with_node(*args: str) -> tuple[dict, list[str], dict]:
-    """The printed plan, torchrun argv and this node's settings (on stderr, not in the plan)."""
+    """The printed plan, the ranks' argv and this node's settings (on stderr, not in the plan)."""
     result = eval_(*args, "--dry-run")
     assert result.exit_code == 0, result.stderr
     *plan_lines, argv_line = result.stdout.rstrip("\n").splitlines()
@@ -160,8 +161,8 @@ def dry_run_with_node(*args: str) -> tuple[dict, list[str], dict]:
             gpus(2),
             {},
             ["--max-restarts", "-1"],
-            "--max-restarts is -1: it must be 0 or more (times torchrun restarts the ranks after a "
-            "failure)",
+            "--max-restarts is -1: it must be 0 or more (times the ranks are started again after "
+            "a failure)",
         ),
         (
             gpus(2),
@@ -317,7 +318,7 @@ def test_a_bad_flag_value_is_one_line_too():
     assert "'two' is not a valid integer" in error_of(result)
 
 
-# ---- --dry-run: the plan and the exact torchrun argv -------------------------------------
+# ---- --dry-run: the plan and the exact argv that starts the ranks ------------------------
 
 
 def test_dry_run_on_one_cpu_node(workspace):
@@ -336,12 +337,9 @@ def test_dry_run_on_one_cpu_node(workspace):
     )
     run_dir = workspace / "out" / "tiny-vlm" / "r1"
     assert argv == [
-        *TORCHRUN,
+        *SUPERVISOR,
         "--nproc-per-node",
         "2",
-        "--standalone",
-        "--local-addr",
-        "127.0.0.1",
         "--max-restarts",
         "0",
         "-m",
@@ -582,3 +580,13 @@ def test_the_ranks_get_omp_threads_and_pci_bus_order_unless_set(workspace):
 
 def test_torchrun_runs_with_this_interpreter_and_keeps_the_ranks_exit_codes():
     assert find_torchrun() == TORCHRUN
+
+
+def test_one_node_runs_under_the_torch_free_supervisor_and_several_under_torchrun(monkeypatch):
+    fake_nvml.install(monkeypatch, gpus(2))
+    _, one = dry_run(*TINY, "--device", "cpu")
+    assert one[:3] == SUPERVISOR
+    _, several = dry_run(
+        *TINY, "--nnodes", "2", "--node-rank", "0", "--rdzv-endpoint", "h:1", "--run-name", "r"
+    )
+    assert several[:3] == TORCHRUN

@@ -1,7 +1,7 @@
-"""The ``vlmeval`` command: validates a run and hands it to torchrun, without importing torch.
+"""The ``vlmeval`` command: validates a run and hands it to its ranks, without importing torch.
 
 ``cli`` holds the commands, ``gpus`` the NVML discovery, ``plan`` the flag
-validation that yields a run plan, ``torchrun`` the argv and the exec, and
+validation that yields a run plan, ``exec_ranks`` the argv and the exec, and
 ``doctor`` the environment checks.
 """
 

@@ -5,7 +5,7 @@ once), compares the run's identity with this launch's (a mismatch stops with
 exit 2 and every differing field, unless ``--restart`` moves the old run
 aside), then writes the identity (first launch), ``plan.json`` (a hub model
 pinned to the commit the run started with) and the attempt's start record.
-The lock stays held: its descriptor goes on to torchrun through the exec.
+The lock stays held: its descriptor goes on to the ranks' supervisor through the exec.
 Torch-free.
 """
 
@@ -27,7 +27,7 @@ from vlmeval_launcher.launch import Launch
 
 @dataclass(frozen=True)
 class Claim:
-    """A run directory this launch owns until torchrun ends."""
+    """A run directory this launch owns until the ranks' supervisor ends."""
 
     lock: run_lock.RunLock
     attempt: attempts.Attempt

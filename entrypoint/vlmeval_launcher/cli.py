@@ -193,24 +193,19 @@ Results go to <output>/<model>/<run-name>/; rerun with the same --run-name to re
 @main.command("eval", epilog=EVAL_EPILOG)
 @request_options()
 def eval_command(**flags: Any) -> None:
-    """Validate a run, claim its directory, write its plan and exec torchrun to evaluate it."""
+    """Validate a run, claim its directory, write its plan and exec what starts the ranks."""
     from vlmeval_core import attempts
     from vlmeval_core.identity import run_identity
     from vlmeval_core.node import ENV_VARIABLE as NODE_VARIABLE
     from vlmeval_core.run_summary import QUIET_VARIABLE
     from vlmeval_launcher.claim import check_identity, claim_run
+    from vlmeval_launcher.exec_ranks import build_argv, exec_ranks, launch_environment
     from vlmeval_launcher.hub_reach import check_hub
     from vlmeval_launcher.launch import resolve_launch
-    from vlmeval_launcher.torchrun import (
-        build_argv,
-        exec_torchrun,
-        find_torchrun,
-        launch_environment,
-    )
 
     request = EvalRequest(**flags)
     launch = resolve_launch(request)
-    argv = build_argv(launch, find_torchrun())
+    argv = build_argv(launch)
     plan = launch.plan
     identity = run_identity(plan).to_dict()
     if request.dry_run:
@@ -255,9 +250,9 @@ def eval_command(**flags: Any) -> None:
         **hub.environment,
     }
     try:
-        exec_torchrun(argv, handed)
+        exec_ranks(argv, handed)
     except VlmevalError as exc:
-        attempts.conclude(exc.exit_code, handed)  # no torchrun will end this attempt
+        attempts.conclude(exc.exit_code, handed)  # no supervisor will end this attempt
         raise
 
 

@@ -19,8 +19,8 @@ from vlmeval_core.gpu_support import auto_dtype, capability_problem, format_capa
 from vlmeval_core.models.registry import TINY_VLM_DIR
 from vlmeval_launcher import __version__
 from vlmeval_launcher import gpus as gpu_discovery
+from vlmeval_launcher.exec_ranks import find_torchrun
 from vlmeval_launcher.launch import check_data_dir, check_output_dir
-from vlmeval_launcher.torchrun import find_torchrun
 
 OK, WARN, FAIL = "ok", "warn", "fail"
 _TRUE = ("1", "true", "yes", "on")

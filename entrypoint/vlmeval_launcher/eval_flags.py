@@ -137,7 +137,9 @@ class EvalRequest:
         metavar="HOST:PORT",
         help="Rendezvous address for multi-node runs, the same on every node.",
     )
-    max_restarts: int = flag(0, help="Times torchrun restarts the ranks after a failure.")
+    max_restarts: int = flag(
+        0, help="Times every rank of this node is started again after a failure."
+    )
     restart: bool = flag(
         False,
         help="Start the run over: move its directory aside (never deleted) to "
@@ -165,8 +167,8 @@ class EvalRequest:
     )
     dry_run: bool = flag(
         False,
-        help="Print the plan, the torchrun command and this node's settings; write no plan, "
-        "start nothing.",
+        help="Print the plan, the command that starts the ranks and this node's settings; "
+        "write no plan, start nothing.",
     )
 
 

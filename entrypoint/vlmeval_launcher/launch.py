@@ -5,7 +5,7 @@ and directories, and fails on the first problem with a UsageError of one line
 that names the numbers and the fix (exit 2). What it returns, a
 :class:`Launch`, holds the :class:`vlmeval_core.run_plan.Plan` the ranks read and
 this node's own settings (data dir, GPUs: :class:`vlmeval_core.node.NodeSettings`,
-never written to the shared plan) and the few settings only torchrun needs.
+never written to the shared plan) and the few settings that start the ranks.
 Torch-free.
 """
 
@@ -40,7 +40,7 @@ _FIX_OUTPUT = (
 @dataclass(frozen=True)
 class Launch:
     """A validated run: the plan every rank reads, this node's own settings, and how
-    torchrun starts the ranks."""
+    the ranks are started."""
 
     plan: Plan
     node: NodeSettings
@@ -222,7 +222,7 @@ def _check_numbers(request: EvalRequest) -> None:
     if request.max_restarts < 0:
         raise UsageError(
             f"--max-restarts is {request.max_restarts}: it must be 0 or more "
-            "(times torchrun restarts the ranks after a failure)"
+            "(times the ranks are started again after a failure)"
         )
 
 

@@ -1,4 +1,4 @@
-"""The evaluator that runs inside every torchrun rank.
+"""The evaluator that runs inside every rank.
 
 Importing this package (and its registries, plan and file helpers) stays free
 of torch and transformers, so the launcher can validate a run with the same

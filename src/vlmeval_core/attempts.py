@@ -3,11 +3,12 @@
 The launcher of each node appends a ``start`` record to its node's file,
 ``<run_dir>/attempts.node-<n>.jsonl`` (one writer per file, the holder of the
 node's run lock, so hosts never append to one file over NFS), before it execs
-torchrun; torchrun's wrapper appends the ``end`` record with the exit code when
+the ranks' supervisor (:mod:`vlmeval_core.supervisor`, or torchrun's wrapper
+:mod:`vlmeval_core.elastic_agent`), which appends the ``end`` record with the exit code when
 it ends (:func:`conclude`, which also releases the run lock). An attempt killed
 outright (SIGKILL, power loss) has no end record: its exit stays unknown (null),
 and its wall time is not counted. The manifest lists them all (:func:`history`).
-The launcher tells torchrun which attempt it runs through ``VLMEVAL_RUN_ATTEMPT``
+The launcher tells the supervisor which attempt it runs through ``VLMEVAL_RUN_ATTEMPT``
 (JSON: attempts file, attempt id, lock file and descriptor). Torch-free.
 """
 
@@ -81,7 +82,7 @@ def attempts_file(run_dir: Path, node_rank: int) -> Path:
 
 
 def handover(run_dir: Path, attempt: Attempt, lock: run_lock.RunLock) -> dict[str, str]:
-    """The variable that tells torchrun's wrapper which attempt to conclude, which lock to
+    """The variable that tells the ranks' supervisor which attempt to conclude, which lock to
     release; makes the lock's descriptor survive the exec."""
     os.set_inheritable(lock.fd, True)
     file = attempts_file(run_dir, attempt.node_rank)
@@ -90,9 +91,9 @@ def handover(run_dir: Path, attempt: Attempt, lock: run_lock.RunLock) -> dict[st
 
 
 def conclude(exit_code: int, environ: Mapping[str, str] | None = None) -> int:
-    """torchrun's wrapper ends its attempt: record the exit code, release the lock.
+    """The ranks' supervisor ends its attempt: record the exit code, release the lock.
 
-    Returns ``exit_code``; does nothing when torchrun was started without a launcher.
+    Returns ``exit_code``; does nothing when it was started without a launcher.
     """
     env = os.environ if environ is None else environ
     raw = env.get(ENV_VARIABLE)

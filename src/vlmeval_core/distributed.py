@@ -1,9 +1,18 @@
 """Rank identity, each rank's GPU slice, the process group, and ``world_size_unset``.
 
-torchrun sets RANK, WORLD_SIZE, LOCAL_RANK and LOCAL_WORLD_SIZE; without them
-(a plain ``python -m vlmeval_core.worker plan.json``) this is rank 0 of 1 and
-no process group is made. Every rank holds a whole model copy (data
-parallelism), so a model is only ever built inside :func:`world_size_unset`.
+The process that starts the ranks sets RANK, WORLD_SIZE, LOCAL_RANK and
+LOCAL_WORLD_SIZE: :mod:`vlmeval_core.supervisor` on one node, torchrun on
+several. Without them (a plain ``python -m vlmeval_core.worker plan.json``) this
+is rank 0 of 1, and so is a one-rank run: no process group is made.
+
+Where the ranks meet: on one node, a file store (``VLMEVAL_STORE_FILE``, a
+fresh file in the supervisor's private temporary directory), so no port is
+picked, reserved or raced for and no network is needed; gloo's own connections
+then bind port 0 of the loopback interface (``GLOO_SOCKET_IFNAME=lo``). On
+several nodes, torchrun's c10d rendezvous (``env://``: MASTER_ADDR, MASTER_PORT).
+
+Every rank holds a whole model copy (data parallelism), so a model is only ever
+built inside :func:`world_size_unset`.
 
 The process group only carries barriers, so it is gloo on GPUs too: no NCCL
 communicator, watchdog, shared memory or device binding, and several ranks may
@@ -24,6 +33,8 @@ from vlmeval_core.errors import RuntimeFailure, UsageError
 
 DEFAULT_TIMEOUT_S = 3600
 PROCESS_GROUP_BACKEND = "gloo"
+STORE_FILE_VARIABLE = "VLMEVAL_STORE_FILE"
+"""Set by :mod:`vlmeval_core.supervisor` when there are ranks to meet: their file store."""
 
 
 @dataclass(frozen=True)
@@ -41,7 +52,7 @@ class RankInfo:
 
 
 def rank_info(env: dict[str, str] | None = None) -> RankInfo:
-    """Read torchrun's variables, defaulting to a single rank."""
+    """Read the variables the supervisor (or torchrun) sets, defaulting to a single rank."""
     env = os.environ if env is None else env
     values = {}
     for key, default in (
@@ -134,14 +145,27 @@ def dist_timeout(env: Mapping[str, str] | None = None) -> timedelta:
 
 
 def init_process_group(info: RankInfo) -> None:
-    """Join the ranks over gloo (on GPUs too: only barriers use it), timeout DIST_TIMEOUT s."""
+    """Join the ranks over gloo (on GPUs too: only barriers use it), timeout DIST_TIMEOUT s:
+    through the supervisor's file store when it gave one, else torchrun's ``env://``."""
     if info.world_size == 1:
         return
     import torch.distributed as dist
 
     timeout = dist_timeout()
+    store_file = os.environ.get(STORE_FILE_VARIABLE)
     try:
-        dist.init_process_group(backend=PROCESS_GROUP_BACKEND, timeout=timeout)
+        if store_file:
+            store = dist.FileStore(store_file, info.world_size)
+            store.set_timeout(timeout)
+            dist.init_process_group(
+                backend=PROCESS_GROUP_BACKEND,
+                store=store,
+                rank=info.rank,
+                world_size=info.world_size,
+                timeout=timeout,
+            )
+        else:
+            dist.init_process_group(backend=PROCESS_GROUP_BACKEND, timeout=timeout)
     except Exception as exc:
         raise RuntimeFailure(
             f"rank {info.rank}: cannot join the {PROCESS_GROUP_BACKEND} process group: {exc}"

@@ -2,9 +2,10 @@
 
 A failing rank turns its exception into one line (:func:`describe`), appends the
 traceback to ``<run>/logs/rank-<r>.log``, and writes a report into the error
-file torchrun gave it (``TORCHELASTIC_ERROR_FILE``, in torch's own format plus
-a ``vlmeval`` entry). Under ``vlmeval_core.torchrun`` the rank prints nothing:
-the wrapper reads every rank's report and prints the one line of the rank that
+file its supervisor gave it (``TORCHELASTIC_ERROR_FILE``, in torch's own format
+plus a ``vlmeval`` entry; :mod:`vlmeval_core.supervisor` on one node, torchrun
+under :mod:`vlmeval_core.elastic_agent` on several). Under either the rank
+prints nothing: its supervisor reads every rank's report and prints the one line of the rank that
 failed first on its own account (:func:`root_cause`). A rank that only lost its
 peers (an error out of ``torch.distributed`` after another rank died) reports
 the cause ``peer``, which is shown only when no rank has a report of its own.
@@ -50,7 +51,8 @@ def debug() -> bool:
 
 
 def wrapped() -> bool:
-    """True when the rank runs under ``vlmeval_core.torchrun``, which prints the line."""
+    """True when the rank runs under a supervisor of ours (one node's, or torchrun's wrapper),
+    which prints the line."""
     return bool(os.environ.get(AGENT_PID_VARIABLE))
 
 
@@ -59,10 +61,11 @@ def describe(
     rank: int | None,
     volumes: Iterable[str | os.PathLike[str]] = (),
     log: Path | None = None,
+    agent: str = "torchrun",
 ) -> Failure:
-    """The one line for ``exc``, raised in ``rank`` (None: in torchrun itself); an
-    unexpected error's line points at its traceback in ``log``."""
-    who = "torchrun" if rank is None else f"rank {rank}"
+    """The one line for ``exc``, raised in ``rank`` (None: in ``agent``, the process that
+    supervises the ranks); an unexpected error's line points at its traceback in ``log``."""
+    who = agent if rank is None else f"rank {rank}"
     rank = -1 if rank is None else rank
     if isinstance(exc, OSError) and (known := explain(exc, list(volumes))) is not None:
         exc = known
@@ -136,14 +139,19 @@ def root_cause(failures: Iterable[Failure]) -> Failure:
 
 
 def fail(
-    exc: BaseException, rank: int | None, run_dir: Path | None, volumes: Iterable[str] = ()
+    exc: BaseException,
+    rank: int | None,
+    run_dir: Path | None,
+    volumes: Iterable[str] = (),
+    agent: str = "torchrun",
 ) -> Failure:
-    """Record ``exc`` as the failure of ``rank`` (None: torchrun): the traceback to its
-    log in ``<run_dir>/logs/`` (and to the terminal with VLMEVAL_DEBUG=1), the report to
-    its error file. Returns the failure; printing its line is the caller's."""
+    """Record ``exc`` as the failure of ``rank`` (None: of ``agent``, the process that
+    supervises the ranks): the traceback to its log in ``<run_dir>/logs/`` (and to the
+    terminal with VLMEVAL_DEBUG=1), the report to its error file. Returns the failure;
+    printing its line is the caller's."""
     text = traceback.format_exc()
-    log = write_log(run_dir, "torchrun" if rank is None else f"rank-{rank}", text)
-    found = describe(exc, rank, volumes, log)
+    log = write_log(run_dir, agent if rank is None else f"rank-{rank}", text)
+    found = describe(exc, rank, volumes, log, agent)
     report(found, text)
     if debug():
         print(text, end="", file=sys.stderr, flush=True)

@@ -2,8 +2,9 @@
 
 These differ between the nodes of a run, so they never go into the shared
 ``plan.json`` on the output volume. The launcher of each node puts them into
-the environment of torchrun (``VLMEVAL_NODE_SETTINGS``, JSON), and torchrun
-passes its environment on to the ranks of that node only. Validated with the
+the environment of the process that starts the ranks (``VLMEVAL_NODE_SETTINGS``,
+JSON: the supervisor, or torchrun), which passes its environment on to the ranks
+of that node only. Validated with the
 same strict schema rules as the plan. Torch-free.
 """
 

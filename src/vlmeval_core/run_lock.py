@@ -1,17 +1,18 @@
 """One owner per run: an exclusive lock in the run directory, held from launch to exit.
 
 Each node of a run takes its own lock, ``<run_dir>/.node-<rank>.lock``, so the
-nodes of one rendezvous share the run while a second launch of the same node
-is refused at once, naming the holder (host, pid, start time). The lock is a
-``flock`` on an open file descriptor that the launcher hands on to torchrun
-across ``os.execvp`` (the descriptor is inheritable), so it lasts exactly as
-long as the process that runs the ranks, and the kernel drops it when that
-process dies by any signal. The file also records its holder: a holder that
-ends cleanly empties it (:func:`release`), so a holder still recorded when the
-lock is free ended without releasing it (killed outright), and the next launch
-takes over with a notice. On NFS, Linux turns ``flock`` into an NFS byte-range
-lock (see the README). The holding process never opens the file a second time:
-closing any descriptor of it would drop an NFS (POSIX) lock.
+nodes of one rendezvous share the run while a second launch of the same node is
+refused at once, naming the holder (host, pid, start time). The lock is a
+``flock`` on an open file descriptor that the launcher hands on to the ranks'
+supervisor (or torchrun) across ``os.execvp`` (the descriptor is inheritable;
+the ranks do not get it), so it lasts exactly as long as the process that runs
+the ranks, and the kernel drops it when that process dies by any signal. The
+file also records its holder: a holder that ends cleanly empties it
+(:func:`release`), so a holder still recorded when the lock is free ended
+without releasing it (killed outright), and the next launch takes over with a
+notice. On NFS, Linux turns ``flock`` into an NFS byte-range lock (see the
+README). The holding process never opens the file a second time: closing any
+descriptor of it would drop an NFS (POSIX) lock.
 """
 
 from __future__ import annotations

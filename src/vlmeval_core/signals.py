@@ -12,7 +12,7 @@ blocked in C++ (a gloo barrier waiting for a dead peer, a TCPStore retry) would
 never see it. A watchdog thread therefore hears every stop signal through
 :func:`signal.set_wakeup_fd` and ends the process :data:`GRACE_S` seconds
 later if the handler could not (never in the middle of a checkpoint write).
-The same thread watches the parent, torchrun: when it is gone (killed with
+The same thread watches the parent, the ranks' supervisor: when it is gone (killed with
 SIGKILL, say) the rank stops as if it had received SIGTERM. Linux also sends
 the rank SIGTERM at once when the parent dies (``PR_SET_PDEATHSIG``); the
 watchdog's polling covers the rest.
@@ -37,10 +37,11 @@ GRACE_S = 0.5
 """Seconds the main thread's handler has to act on a stop signal before the watchdog does."""
 
 PARENT_POLL_S = 0.5
-"""How often the watchdog checks that the parent (torchrun) is still there."""
+"""How often the watchdog checks that the parent (the supervisor) is still there."""
 
 AGENT_PID_VARIABLE = "VLMEVAL_AGENT_PID"
-"""Set by ``vlmeval_core.torchrun`` to its pid: the parent no rank may outlive."""
+"""Set by ``vlmeval_core.supervisor`` (and ``elastic_agent``) to its pid: the parent no rank
+may outlive."""
 
 _PR_SET_PDEATHSIG = 1
 STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)
@@ -50,7 +51,7 @@ _state = {"writing": False, "pending": None}
 
 
 def stop(signum: int) -> NoReturn:
-    """End the rank for a stop signal: say so (unless torchrun's wrapper will) and exit."""
+    """End the rank for a stop signal: say so (unless its supervisor will) and exit."""
     if not os.environ.get(AGENT_PID_VARIABLE):
         print(
             f"[rank {os.environ.get('RANK', '0')}] stopped by {signal.Signals(signum).name}: "
@@ -95,7 +96,7 @@ def install() -> None:
 
 
 def _expected_parent() -> int:
-    """The pid of torchrun: the one our wrapper announced, else whoever started us."""
+    """The pid of the supervisor: the one it announced, else whoever started us."""
     announced = os.environ.get(AGENT_PID_VARIABLE, "")
     return int(announced) if announced.isdigit() else os.getppid()
 

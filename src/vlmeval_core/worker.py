@@ -1,4 +1,4 @@
-"""Entry of every rank: ``python -m vlmeval_core.worker PLAN.json`` (started by torchrun).
+"""Entry of every rank: ``python -m vlmeval_core.worker PLAN.json`` (started by the supervisor).
 
 For each dataset of the plan: each node's local rank 0 prepares the TSV while
 the others wait; every rank predicts its shard with one model copy (built
@@ -202,7 +202,7 @@ def main(argv: list[str] | None = None) -> int:
         volumes = [str(plan.run_dir)] if plan is not None else []
         volumes += [node.data_dir] if node is not None else []
         found = failure.fail(exc, info.rank, plan.run_dir if plan else None, volumes)
-        if not failure.wrapped():  # under vlmeval_core.torchrun, the wrapper prints it
+        if not failure.wrapped():  # under a supervisor of ours, the supervisor prints it
             failure.print_line(found)
         return found.exit_code
     return 0

@@ -5,7 +5,7 @@ the items, prompts and images come from the same :class:`~vlmeval_core.datasets.
 and prompt family (:mod:`vlmeval_core.prompt_families`); the predictions go to the
 same checkpoints, merge, scoring and report. What differs is who answers, and
 that one process keeps ``--api-concurrency`` requests in flight instead of
-torchrun starting ranks.
+ranks being started.
 
 * :mod:`.options`: the flags' values checked (torch-free, for the launcher);
 * :mod:`.client`: one request per item, with its timeout, retries and faults;

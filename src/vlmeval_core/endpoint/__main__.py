@@ -1,8 +1,8 @@
 """``python -m vlmeval_core.endpoint PLAN.json``: the one process of an endpoint run.
 
-What ``vlmeval eval --api-base`` execs instead of torchrun: the worker as rank 0
-of 1 (no process group, no GPU), which prints its own one error line; then, as
-torchrun's wrapper does, it prints the summary on success (unless
+What ``vlmeval eval --api-base`` execs instead of the ranks' supervisor: the worker
+as rank 0 of 1 (no process group, no GPU), which prints its own one error line; then,
+as the supervisor does, it prints the summary on success (unless
 ``VLMEVAL_QUIET=1``), ends the launch's attempt (exit code, run lock) and leaves
 without waiting for requests still in flight.
 """
@@ -11,8 +11,8 @@ import sys
 from pathlib import Path
 
 from vlmeval_core import attempts, worker
+from vlmeval_core.run_end import exit_now
 from vlmeval_core.run_summary import print_summary
-from vlmeval_core.torchrun import exit_now
 
 
 def main() -> int:

@@ -1,13 +1,19 @@
-"""Build the torchrun command line for a validated launch, then replace this process with it.
+"""The command that runs this node's ranks for a validated launch; then this process becomes it.
 
-The launcher ``os.execvp``s torchrun rather than running it as a child, so a
-``docker stop`` (SIGTERM to PID 1's child under tini) reaches torchrun, which
-forwards it to the ranks. torchrun is started as ``python -m
-vlmeval_core.torchrun``: the same entry point and flags, but it exits with the
-failing rank's code (2, 3) or 130/143 on an interrupt instead of a blanket 1.
-One node uses ``--standalone`` (a local rendezvous on a free port) on the
-loopback address, so air-gapped hosts and containers work; several use the c10d
-rendezvous at ``--rdzv-endpoint``.
+The launcher ``os.execvp``s the command rather than running it as a child, so a
+``docker stop`` (SIGTERM to PID 1's child under tini) reaches it, it passes the
+signal on to the ranks, and the run lock's descriptor goes with it. Which command:
+
+* one node: ``python -m vlmeval_core.supervisor``, which starts the ``--nproc``
+  ranks itself without importing torch (the ranks meet through a file store in
+  its private temporary directory: no port, no network, no host name);
+* several nodes: torchrun and its c10d rendezvous at ``--rdzv-endpoint``, as
+  ``python -m vlmeval_core.elastic_agent`` (torchrun's own entry point and flags);
+* an endpoint run (``--api-base``): ``python -m vlmeval_core.endpoint``, one
+  process, no ranks.
+
+Each exits with the failing rank's code (2, 3) or 130/143 on an interrupt
+instead of a blanket 1, with one error line.
 """
 
 from __future__ import annotations
@@ -26,38 +32,45 @@ from vlmeval_launcher.launch import Launch
 WORKER_MODULE = "vlmeval_core.worker"
 ENDPOINT_MODULE = "vlmeval_core.endpoint"
 """An endpoint run's one process (``--api-base``): no torchrun, no ranks, no GPU."""
+SUPERVISOR_MODULE = "vlmeval_core.supervisor"
+"""What starts a one-node run's ranks, without torch."""
+TORCHRUN_MODULE = "vlmeval_core.elastic_agent"
+"""torchrun, for the ranks of a run on several nodes."""
 
-
-TORCHRUN_MODULE = "vlmeval_core.torchrun"
-
-LOOPBACK = "127.0.0.1"
-"""Where a one-node run's ranks meet: never the host name, which a container started with
-``--network none`` cannot resolve (the rendezvous would wait forever)."""
 LOOPBACK_INTERFACE = "lo"
+"""Where a one-node run's gloo ranks connect: never the host name's address, which a
+container started with ``--network none`` does not have."""
 
 
-def find_torchrun() -> list[str]:
-    """The command that runs torchrun: this interpreter with torch's ``torch.distributed.run``.
+def require_torch() -> None:
+    """The ranks run torch: refuse (exit 3) when this interpreter has none.
 
     Checked without importing torch, so the launcher stays fast.
     """
     if importlib.util.find_spec("torch") is None:
         raise RuntimeFailure(
-            f"torch is not installed for {sys.executable}, so torchrun cannot start the "
-            "ranks; install it into this environment (make install)"
+            f"torch is not installed for {sys.executable}, so the ranks cannot run; "
+            "install it into this environment (make install)"
         )
+
+
+def find_torchrun() -> list[str]:
+    """The command that runs torchrun (several nodes): this interpreter with torch's
+    ``torch.distributed.run``, wrapped."""
+    require_torch()
     return [sys.executable, "-m", TORCHRUN_MODULE]
 
 
-def build_argv(launch: Launch, torchrun: list[str]) -> list[str]:
-    """The exact torchrun argv that starts the ranks of ``launch`` (for an endpoint run,
-    the one process that sends the requests)."""
+def build_argv(launch: Launch) -> list[str]:
+    """The exact argv that starts the ranks of ``launch``: the supervisor on one node,
+    torchrun on several (for an endpoint run, the one process that sends the requests)."""
     if launch.plan.endpoint is not None:
         return [sys.executable, "-m", ENDPOINT_MODULE, str(launch.plan_path)]
-    argv = [*torchrun, "--nproc-per-node", str(launch.nproc)]
     if launch.nnodes == 1:
-        argv += ["--standalone", "--local-addr", LOOPBACK]
+        require_torch()
+        argv = [sys.executable, "-m", SUPERVISOR_MODULE, "--nproc-per-node", str(launch.nproc)]
     else:
+        argv = [*find_torchrun(), "--nproc-per-node", str(launch.nproc)]
         argv += [
             "--nnodes",
             str(launch.nnodes),
@@ -79,7 +92,7 @@ def launch_environment(launch: Launch, environ: Mapping[str, str] | None = None)
     """Variables to add for the ranks; anything the user already set is left alone.
 
     * ``OMP_NUM_THREADS``: the CPUs this process may use, shared by the ranks of
-      this node (torchrun otherwise sets 1 and warns).
+      this node (torchrun would otherwise set 1 and warn).
     * ``CUDA_DEVICE_ORDER=PCI_BUS_ID``: CUDA numbers GPUs as NVML does, so an
       index means the same GPU to the launcher and to the ranks.
     * ``GLOO_SOCKET_IFNAME=lo`` on one node: gloo's ranks connect over the loopback
@@ -105,11 +118,12 @@ def usable_cpus() -> int:
 
 
 def check_environment(environ: Mapping[str, str] | None = None) -> None:
-    """What torchrun and the ranks need from this host, checked before they start.
+    """What the ranks and their supervisor need from this host, checked before they start.
 
     * ``DIST_TIMEOUT`` is a positive number of seconds (else exit 2);
-    * a writable temporary directory: torchrun keeps its per-rank files there, and a
-      read-only root filesystem has none unless a tmpfs is mounted (else exit 3).
+    * a writable temporary directory: the supervisor (or torchrun) keeps the ranks'
+      reports and their file store there, and a read-only root filesystem has none
+      unless a tmpfs is mounted (else exit 3).
     """
     dist_timeout(os.environ if environ is None else environ)
     try:
@@ -117,15 +131,16 @@ def check_environment(environ: Mapping[str, str] | None = None) -> None:
             pass
     except OSError as exc:
         raise RuntimeFailure(
-            f"no writable temporary directory ({exc}): torchrun needs one; on a "
+            f"no writable temporary directory ({exc}): the ranks' supervisor needs one; on a "
             "read-only root filesystem add a tmpfs "
             "(docker run --read-only --tmpfs /tmp, as compose.yaml does) or set TMPDIR "
             "to a writable directory"
         ) from None
 
 
-def exec_torchrun(argv: list[str], added_env: Mapping[str, str]) -> NoReturn:
-    """Replace this process with torchrun; only returns by raising RuntimeFailure."""
+def exec_ranks(argv: list[str], added_env: Mapping[str, str]) -> NoReturn:
+    """Replace this process with ``argv`` (:func:`build_argv`); only returns by raising
+    RuntimeFailure."""
     check_environment()
     os.environ.update(added_env)
     sys.stdout.flush()

@@ -18,7 +18,7 @@ export IMAGE DOCKER
 COMPOSE = $$($(BIN)/python -c 'import compose, pathlib; print(pathlib.Path(compose.__file__).parent / "docker-compose")')
 
 .PHONY: install test test-parity test-gpu gpu-check gpu-wheels test-container lint demo \
-	demo-local image lock bench train-tiny-vlm \
+	demo-local image lock bench bench-vlmevalkit train-tiny-vlm \
 	test-reproducible
 
 # pip shows its progress; the last line says where vlmeval is and how to put it on PATH.
@@ -132,15 +132,47 @@ lock: install
 		pyproject.toml docker/requirements.in --universal --python-version 3.11 \
 		--generate-hashes --quiet -o docker/requirements.lock
 
+# VLMEvalKit itself, for benchmarks/vs_vlmevalkit.py: PyPI's nvidia-vlmeval in a venv of
+# its own (git-ignored), created by the same python as the project's so that its
+# project-venv.pth can append the project's site-packages (the directory $(PY) reports as
+# purelib: torch, transformers, pandas, ... are reused, never installed a second time).
+# Everything here is --no-deps and pinned: what `import vlmeval` and its Qwen2-VL class
+# (qwen_vl_utils) need beyond that, found by trying, plus xlsxwriter for its result file.
+BENCH_VENV ?= .bench-venv
+BENCH_REFERENCE := nvidia-vlmeval==26.3
+BENCH_DEPS := qwen-vl-utils==0.0.14 validators==0.36.0 requests==2.34.2 urllib3==2.8.0 \
+	charset-normalizer==3.5.2 matplotlib==3.11.2 pyparsing==3.3.3 cycler==0.12.1 \
+	kiwisolver==1.5.1 fonttools==4.68.0 tabulate==0.10.0 sty==1.0.6 portalocker==4.4.2 \
+	decord==0.6.0 imageio==2.38.1 opencv-python-headless==5.0.0.93 \
+	timeout-decorator==0.5.0 xlsxwriter==3.2.2
+
+$(BENCH_VENV)/.installed:
+	$(PY) -m venv $(BENCH_VENV)
+	$(PY) -c 'import sysconfig; print(sysconfig.get_path("purelib"))' > \
+		"$$($(BENCH_VENV)/bin/python -c 'import sysconfig; print(sysconfig.get_path("purelib"))')/project-venv.pth"
+	$(BENCH_VENV)/bin/pip install --quiet --no-deps $(BENCH_REFERENCE) $(BENCH_DEPS)
+	$(BENCH_VENV)/bin/python -c 'import vlmeval, qwen_vl_utils' 2>/dev/null
+	touch $@
+
 # Throughput (benchmarks/throughput.py: the CPU setup, and the GPU setup when a GPU is
-# visible) and launcher start-up; results are written under benchmarks/results/. Runs with
-# the venv, or with a python3 that has the dependencies (no `make install`, no network).
+# visible), launcher start-up, and end to end against VLMEvalKit (below) when the bench venv
+# is there; results are written under benchmarks/results/. Runs with the venv, or with a
+# python3 that has the dependencies (no `make install`, no network: a GPU machine has none).
 bench:
 	$(PY) benchmarks/launcher_startup.py
 	$(PY) benchmarks/throughput.py --setup cpu
 	@if $(PY) -c "import sys, torch; sys.exit(not torch.cuda.is_available())"; then \
 		$(PY) benchmarks/throughput.py --setup gpu; \
 	else echo "bench: no CUDA GPU visible, GPU setup not run"; fi
+	@if [ -f $(BENCH_VENV)/.installed ]; then \
+		$(MAKE) --no-print-directory bench-vlmevalkit; \
+	else echo "bench: no $(BENCH_VENV), the comparison with VLMEvalKit not run" \
+		"(make bench-vlmevalkit makes it, from PyPI, and runs it)"; fi
+
+# End to end and time to first prediction against VLMEvalKit's own run.py on the CPU
+# (benchmarks/vs_vlmevalkit.py: tiny-vlm on ShapesMCQ, interleaved, 5 rounds, a few minutes).
+bench-vlmevalkit: $(BENCH_VENV)/.installed
+	$(PY) benchmarks/vs_vlmevalkit.py --bench-python $(BENCH_VENV)/bin/python
 
 train-tiny-vlm: install
 	$(BIN)/python scripts/train_tiny_vlm.py

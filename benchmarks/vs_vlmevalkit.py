@@ -369,7 +369,7 @@ def git_commit() -> str | None:
     return done.stdout.strip() or None
 
 
-def main(argv: list[str] | None = None) -> int:
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=5, help="measured rounds")
     parser.add_argument("--warmup", type=int, default=1, help="unmeasured rounds first")
@@ -377,14 +377,24 @@ def main(argv: list[str] | None = None) -> int:
         "--ours-nproc", type=int, nargs="+", default=[1], help="a row of ours per value"
     )
     parser.add_argument(
-        "--bench-python", type=Path, default=ROOT / ".bench-venv" / "bin" / "python",
+        "--bench-python", type=absolute, default=ROOT / ".bench-venv" / "bin" / "python",
         help="the python of the venv with VLMEvalKit (make .bench-venv/.installed)",
     )  # fmt: skip
     parser.add_argument("--no-baselines", action="store_true", help="skip the import timings")
     parser.add_argument("--keep", action="store_true", help="keep the scratch directory")
     parser.add_argument("--notes", default="", help="a sentence about the machine, kept in both")
     parser.add_argument("--out", type=Path, default=RESULTS, help="results directory")
-    args = parser.parse_args(argv)
+    return parser.parse_args(argv)
+
+
+def absolute(path: str) -> Path:
+    """PATH from where the benchmark was started (each run has its own working directory);
+    not resolved: a venv's python is a symlink that must keep its venv."""
+    return Path(path).absolute()
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
     if not args.bench_python.exists():
         raise SystemExit(f"{args.bench_python} not found: run `make .bench-venv/.installed`")
 

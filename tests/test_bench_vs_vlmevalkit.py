@@ -123,3 +123,9 @@ def test_the_vlmevalkit_launcher_passes_everything_after_the_separator_to_run_py
     )
     assert (str(args.model_path), args.max_new_tokens, args.first_prediction) == ("m", 8, None)
     assert run_args == ["--data", "ShapesMCQ"]
+
+
+def test_a_relative_bench_python_is_taken_from_where_the_benchmark_starts(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    args = bench.parse_args(["--bench-python", ".bench-venv/bin/python"])
+    assert args.bench_python == tmp_path / ".bench-venv" / "bin" / "python"

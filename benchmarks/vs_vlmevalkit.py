@@ -316,9 +316,10 @@ def markdown(report: dict[str, Any]) -> str:
     if ours_rows:
         lines += [
             "",
-            "Ours, from each run's `manifest.json` (medians, s): the attempt (claim to the end "
-            "of torchrun), the worker's run (after its imports and process group), the "
-            "dataset (its prediction and scoring, the model's load included), the model's load.",
+            "Ours, from each run's `manifest.json` (medians, s): the attempt (claim to the "
+            "ranks' end), the worker's run (after its own imports), the dataset (its "
+            "preparation, torch's import at the first barrier, prediction and scoring, the "
+            "model's load included), the model's load.",
             "",
             "| command | end to end | attempt | worker run | dataset | model load |",
             "|---|---:|---:|---:|---:|---:|",

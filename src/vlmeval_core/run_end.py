@@ -1,12 +1,14 @@
 """How the process that runs a node's ranks ends: the exit code, the one line, the summary.
 
 Shared by the one-node supervisor (:mod:`vlmeval_core.supervisor`), the
-multi-node torchrun wrapper (:mod:`vlmeval_core.elastic_agent`) and an endpoint
-run's one process (:mod:`vlmeval_core.endpoint`). Torch-free.
+multi-node torchrun wrapper (:mod:`vlmeval_core.elastic_agent`), an endpoint
+run's one process (:mod:`vlmeval_core.endpoint`) and each rank (``exit_now``).
+Torch-free.
 """
 
 from __future__ import annotations
 
+import logging
 import os
 import signal
 import sys
@@ -70,8 +72,11 @@ def run_dir_of(argv: list[str]) -> Path | None:
 
 
 def exit_now(code: int) -> None:
-    """End the process with ``code``, skipping the interpreter's teardown (docker stop
-    allows 10 s in all, and a loaded host can spend seconds in it)."""
+    """End the process with ``code``, its logs and output flushed, skipping the
+    interpreter's teardown: docker stop allows 10 s in all, and with torch and
+    transformers loaded a rank's teardown (its garbage collection) takes about a second,
+    several on a loaded host, after everything is written."""
+    logging.shutdown()
     sys.stdout.flush()
     sys.stderr.flush()
     os._exit(code)

@@ -13,8 +13,6 @@ from the environment its launcher set). Exit codes: 0 done, 2 bad input,
 
 from __future__ import annotations
 
-import logging
-import os
 import sys
 import time
 from pathlib import Path
@@ -28,6 +26,7 @@ from vlmeval_core.files import remove_leftover_temps
 from vlmeval_core.inference import predict_shard, read_checkpoints, shard_positions
 from vlmeval_core.node import NodeSettings
 from vlmeval_core.prompt_families import FAMILIES
+from vlmeval_core.run_end import exit_now
 from vlmeval_core.run_plan import Plan, load_plan
 
 
@@ -208,17 +207,6 @@ def main(argv: list[str] | None = None) -> int:
             failure.print_line(found)
         return found.exit_code
     return 0
-
-
-def exit_now(code: int) -> None:
-    """End the rank with ``code`` without the interpreter's teardown, as
-    ``vlmeval_core.torchrun`` ends: with torch and transformers loaded, the teardown's
-    garbage collection takes about a second (several on a loaded host) after everything is
-    written (whole files, fsync'd checkpoints) and the process group is gone."""
-    logging.shutdown()
-    sys.stdout.flush()
-    sys.stderr.flush()
-    os._exit(code)
 
 
 if __name__ == "__main__":

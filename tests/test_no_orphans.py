@@ -21,24 +21,9 @@ from pathlib import Path
 import pytest
 
 import fake_nvml
+from processes import alive, children, seconds_until_gone
 
 VLMEVAL = str(Path(sys.executable).parent / "vlmeval")
-
-
-def alive(pid: int) -> bool:
-    """Running or sleeping: not gone and not a zombie waiting to be reaped."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return False
-    return stat.rsplit(")", 1)[1].split()[0] not in ("Z", "X")
-
-
-def children(pid: int) -> list[int]:
-    found = []
-    for task in Path(f"/proc/{pid}/task").iterdir():
-        found += [int(c) for c in (task / "children").read_text().split()]
-    return found
 
 
 def start_eval(tmp_path: Path, run_name: str) -> subprocess.Popen:
@@ -70,16 +55,6 @@ def ranks_predicting(process: subprocess.Popen, shards: Path) -> list[int]:
             return ranks
         time.sleep(0.05)
     raise AssertionError("the ranks did not start predicting within 180 s")
-
-
-def seconds_until_gone(pids: list[int], limit: float) -> float:
-    """How long until none of ``pids`` is alive; fails after ``limit`` seconds."""
-    started = time.monotonic()
-    while any(alive(p) for p in pids):
-        waited = time.monotonic() - started
-        assert waited < limit, f"ranks {[p for p in pids if alive(p)]} alive after {waited:.1f} s"
-        time.sleep(0.02)
-    return time.monotonic() - started
 
 
 @contextmanager

@@ -25,6 +25,7 @@ from pathlib import Path
 import pytest
 
 import fake_nvml
+from processes import alive, children, seconds_until_gone
 from vlmeval_core import attempts, run_lock
 
 VLMEVAL = str(Path(sys.executable).parent / "vlmeval")
@@ -104,15 +105,6 @@ def supervise(
     )
 
 
-def alive(pid: int) -> bool:
-    """Running or sleeping: not gone and not a zombie waiting to be reaped."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return False
-    return stat.rsplit(")", 1)[1].split()[0] not in ("Z", "X")
-
-
 def rank_pids(fake: Path, nproc: int, limit: float = 30) -> list[int]:
     deadline = time.monotonic() + limit
     while time.monotonic() < deadline:
@@ -121,19 +113,6 @@ def rank_pids(fake: Path, nproc: int, limit: float = 30) -> list[int]:
             return [int(p.read_text()) for p in pids]
         time.sleep(0.02)
     raise AssertionError("the ranks did not start")
-
-
-def gone_within(pids: list[int], limit: float) -> float:
-    started = time.monotonic()
-    while any(alive(p) for p in pids):
-        waited = time.monotonic() - started
-        if waited > limit:
-            for pid in pids:  # leave nothing behind, then fail
-                if alive(pid):
-                    os.kill(pid, signal.SIGKILL)
-            raise AssertionError(f"ranks alive {waited:.1f} s after their supervisor ended")
-        time.sleep(0.02)
-    return time.monotonic() - started
 
 
 def error_lines(stderr: str) -> list[str]:
@@ -205,7 +184,7 @@ def test_a_stop_signal_is_passed_on_and_ends_the_run_with_128_plus_its_number(fa
     time.sleep(0.3)  # the ranks' handlers are in place
     process.send_signal(signum)
     assert process.wait(timeout=10) == 128 + signum
-    assert gone_within(ranks, limit=1) < 1
+    assert seconds_until_gone(ranks, limit=1) < 1
     stderr = process.stderr.read()
     assert f"vlmeval: stopped by {signal.Signals(signum).name}: finished items" in stderr
     assert not error_lines(stderr) and "[rank" not in stderr, stderr
@@ -219,7 +198,7 @@ def test_a_rank_that_ignores_sigterm_is_killed_within_dockers_grace(fake):
     process.send_signal(signal.SIGTERM)
     assert process.wait(timeout=10) == 143
     assert time.monotonic() - started < 8, "docker stop kills everything after 10 s"
-    gone_within(ranks, limit=1)
+    seconds_until_gone(ranks, limit=1)
 
 
 @pytest.mark.parametrize("role", ["hang", "late"])
@@ -232,7 +211,7 @@ def test_kill_9_of_the_supervisor_leaves_no_rank_behind(fake, role):
         time.sleep(0.3)
     process.kill()
     process.wait()
-    gone_within(ranks, limit=5 if role == "hang" else 8)
+    seconds_until_gone(ranks, limit=5 if role == "hang" else 8)
 
 
 def test_max_restarts_starts_every_rank_again_after_a_failure(fake):
@@ -305,13 +284,6 @@ def torch_libraries(pid: int) -> set[str]:
     return {line.split()[-1] for line in maps.splitlines() if "libtorch" in line}
 
 
-def children(pid: int) -> list[int]:
-    found = []
-    for task in Path(f"/proc/{pid}/task").iterdir():
-        found += [int(c) for c in (task / "children").read_text().split()]
-    return found
-
-
 @pytest.mark.slow
 @pytest.mark.parametrize("nproc", [1, 2])
 def test_the_process_vlmeval_eval_becomes_never_loads_torch_while_its_ranks_run(tmp_path, nproc):
@@ -377,4 +349,4 @@ def test_a_failing_rank_ends_a_real_run_at_once_and_leaves_no_rank_waiting(tmp_p
         f"vlmeval: error: {tmp_path / 'data' / 'ShapesMCQ.tsv'}: row 7: injected fault"
     ], stderr[-3000:]
     waiting = int((fault / "waiting").read_text())
-    gone_within([waiting], limit=1)
+    seconds_until_gone([waiting], limit=1)

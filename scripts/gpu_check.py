@@ -11,7 +11,7 @@ In order, each step logging to ``<out>/<step>.log``:
 1. ``vlmeval gpus`` and ``vlmeval doctor --device cuda`` with the real NVML;
 2. the GPU tests, ``tests/test_gpu.py`` (``-m gpu``): ranks over gloo on the GPU, the
    launcher with real NVML, a forced real out-of-memory, ``--gpus-per-model`` with
-   accelerate's device_map, tiny-vlm through torchrun;
+   accelerate's device_map, tiny-vlm through the one-node supervisor;
 3. ``vlmeval eval --device cuda`` end to end: tiny-vlm on the three Shapes benchmarks;
 4. the throughput benchmark with Qwen2-VL-2B's dimensions and random weights, with the
    memory-bandwidth figure (``benchmarks/throughput.py --setup gpu``, whose defaults fit).

@@ -68,13 +68,12 @@ def worker_env(plan: Plan | None = None, gpus: tuple[dict[str, Any], ...] = ()) 
     return env
 
 
-def torchrun_argv(plan_path: Path, nproc: int) -> list[str]:
-    """The real torchrun (``python -m torch.distributed.run``) with ``nproc`` gloo ranks."""
+def ranks_argv(plan_path: Path, nproc: int) -> list[str]:
+    """What ``vlmeval eval`` runs on one node: the supervisor with ``nproc`` gloo ranks."""
     return [
         sys.executable,
         "-m",
-        "torch.distributed.run",
-        "--standalone",
+        "vlmeval_core.supervisor",
         f"--nproc-per-node={nproc}",
         "-m",
         "vlmeval_core.worker",
@@ -82,11 +81,12 @@ def torchrun_argv(plan_path: Path, nproc: int) -> list[str]:
     ]
 
 
-def run_torchrun(
+def run_ranks(
     plan: Plan, nproc: int, timeout: float = 600, gpus: tuple[dict[str, Any], ...] = ()
 ) -> subprocess.CompletedProcess:
+    """A one-node run of ``plan``'s ranks, as ``vlmeval eval`` starts them after its checks."""
     return subprocess.run(
-        torchrun_argv(plan.write(), nproc),
+        ranks_argv(plan.write(), nproc),
         env=worker_env(plan, gpus),
         capture_output=True,
         text=True,
@@ -97,7 +97,7 @@ def run_torchrun(
 def run_worker(
     plan: Plan, timeout: float = 300, gpus: tuple[dict[str, Any], ...] = (), **env: str
 ) -> subprocess.CompletedProcess:
-    """One rank without torchrun: ``python -m vlmeval_core.worker plan.json``."""
+    """One rank on its own: ``python -m vlmeval_core.worker plan.json``."""
     return subprocess.run(
         [sys.executable, "-m", "vlmeval_core.worker", str(plan.write())],
         env={**worker_env(plan, gpus), **env},

@@ -1,5 +1,6 @@
 """On a real CUDA GPU: the launcher with real NVML, ranks on the GPU meeting over gloo, a
-real out-of-memory, a model placed by accelerate, and the bundled model through torchrun.
+real out-of-memory, a model placed by accelerate, and the bundled model through
+the one-node supervisor.
 
 Selected by ``make test-gpu`` or ``make gpu-check`` (``-m gpu``, this file only); without a
 GPU these fail, they never skip. The module imports only what conftest needs, so it
@@ -15,7 +16,7 @@ import sys
 
 import pytest
 
-from conftest import make_plan, run_torchrun, worker_env
+from conftest import make_plan, run_ranks, worker_env
 from vlmeval_core.models.registry import TINY_VLM_DIR
 from vlmeval_core.prompt_families import FAMILIES, item_messages
 from vlmeval_core.run_plan import ModelSpec
@@ -63,7 +64,7 @@ def test_the_launcher_lists_what_cuda_sees_through_real_nvml(tmp_path):
 
 def test_tiny_vlm_scores_on_the_gpu_in_auto_dtype(tmp_path):
     plan = make_plan(tmp_path, ["ShapesMCQ", "ShapesYN", "ShapesVQA"], batch_size=64, device="cuda")
-    done = run_torchrun(plan, nproc=1)
+    done = run_ranks(plan, nproc=1)
     assert done.returncode == 0, done.stderr[-3000:]
     summary = json.loads((plan.run_dir / "summary.json").read_text())
     for name, entry in summary["datasets"].items():
@@ -78,7 +79,7 @@ def test_two_ranks_on_one_gpu_meet_over_gloo(tmp_path):
     """Two ranks on one physical GPU (as MIG slices are): NCCL would refuse, gloo does not."""
     gpu = the_gpus()[0]
     plan = make_plan(tmp_path, ["ShapesVQA"], limit=32, device="cuda")
-    done = run_torchrun(plan, nproc=2, gpus=(gpu, gpu))
+    done = run_ranks(plan, nproc=2, gpus=(gpu, gpu))
     assert done.returncode == 0, done.stderr[-3000:]
     manifest = json.loads((plan.run_dir / "manifest.json").read_text())
     assert (manifest["world_size"], manifest["process_group"]) == (2, "gloo")

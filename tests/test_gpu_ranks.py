@@ -4,15 +4,16 @@ a GPU slice CUDA cannot see stops with one line, and GPU plans for the GPU tests
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import textwrap
 
 import pytest
 
-from conftest import make_plan, run_torchrun, run_worker, worker_env
+from conftest import make_plan, run_ranks, run_worker, worker_env
 
-TORCHRUN = [sys.executable, "-m", "torch.distributed.run"]
+SUPERVISOR = [sys.executable, "-m", "vlmeval_core.supervisor"]
 
 
 def test_make_plan_builds_gpu_plans(tmp_path):
@@ -23,9 +24,10 @@ def test_make_plan_builds_gpu_plans(tmp_path):
 
 @pytest.mark.slow
 def test_ranks_of_a_gpu_run_meet_over_gloo_without_touching_cuda(tmp_path):
-    """Two real torchrun ranks join the process group of a ``device="cuda"`` run: gloo, no
-    NCCL and no CUDA device binding, so ranks sharing one GPU (MIG slices) work too."""
-    script = tmp_path / "join.py"
+    """Two real ranks under the one-node supervisor join the process group of a
+    ``device="cuda"`` run: gloo, no NCCL and no CUDA device binding, so ranks sharing one GPU
+    (MIG slices) work too."""
+    script = tmp_path / "join_ranks.py"
     script.write_text(
         textwrap.dedent(
             """
@@ -46,9 +48,11 @@ def test_ranks_of_a_gpu_run_meet_over_gloo_without_touching_cuda(tmp_path):
             """
         )
     )
+    env = worker_env()
+    env["PYTHONPATH"] = os.pathsep.join([str(tmp_path), env.get("PYTHONPATH", "")])
     done = subprocess.run(
-        [*TORCHRUN, "--standalone", "--nproc-per-node=2", str(script), str(tmp_path)],
-        env=worker_env(),
+        [*SUPERVISOR, "--nproc-per-node=2", "-m", "join_ranks", str(tmp_path)],
+        env=env,
         capture_output=True,
         text=True,
         timeout=120,
@@ -78,7 +82,7 @@ def test_a_host_without_the_plans_gpus_stops_with_one_line(tmp_path):
 @pytest.mark.slow
 def test_the_manifest_names_the_process_group_the_ranks_used(tmp_path):
     plan = make_plan(tmp_path, ["ShapesVQA"], limit=8)
-    done = run_torchrun(plan, nproc=2)
+    done = run_ranks(plan, nproc=2)
     assert done.returncode == 0, done.stderr[-3000:]
     manifest = json.loads((plan.run_dir / "manifest.json").read_text())
     assert (manifest["world_size"], manifest["process_group"]) == (2, "gloo")

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from conftest import predictions, run_torchrun, run_worker
+from conftest import predictions, run_ranks, run_worker
 from vlmeval_core.datasets import shapes
 from vlmeval_core.datasets.tsv import ItemImageError, load_tsv
 from vlmeval_core.errors import UsageError
@@ -259,7 +259,7 @@ def test_bad_items_among_good_ones_fail_alone_in_a_real_run(tmp_path, plan_facto
     plan = plan_factory([str(path)])
 
     try:
-        done = run_torchrun(plan, nproc=2, timeout=600)
+        done = run_ranks(plan, nproc=2, timeout=600)
     finally:
         release_fifo_readers(tmp_path / "fifo.png")
 

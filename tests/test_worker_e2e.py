@@ -1,4 +1,5 @@
-"""The evaluator end to end under real torchrun with gloo ranks and the bundled tiny-vlm.
+"""The evaluator end to end: real gloo ranks under the one-node supervisor (and two nodes
+under real torchrun) with the bundled tiny-vlm.
 
 These runs prove that images, prompts, chat template, generation, sharding,
 checkpoints, merging and scoring really flow: tiny-vlm only scores well when
@@ -16,7 +17,7 @@ import time
 
 import pytest
 
-from conftest import predictions, run_torchrun, torchrun_argv, worker_env
+from conftest import predictions, ranks_argv, run_ranks, worker_env
 
 pytestmark = pytest.mark.slow
 
@@ -25,7 +26,7 @@ SHAPES = ["ShapesMCQ", "ShapesYN", "ShapesVQA"]
 
 def test_two_ranks_score_the_shapes_benchmark_and_write_the_results_layout(plan_factory):
     plan = plan_factory(SHAPES)
-    done = run_torchrun(plan, nproc=2)
+    done = run_ranks(plan, nproc=2)
     assert done.returncode == 0, done.stderr[-3000:]
     run_dir = plan.run_dir
     summary = json.loads((run_dir / "summary.json").read_text())
@@ -55,7 +56,7 @@ def test_predictions_do_not_depend_on_the_world_size(tmp_path, plan_factory):
     two = plan_factory(["ShapesVQA"], run_name="two", limit=60)
     three = plan_factory(["ShapesVQA"], run_name="three", limit=60)
     for plan, nproc in ((one, 1), (two, 2), (three, 3)):
-        done = run_torchrun(plan, nproc)
+        done = run_ranks(plan, nproc)
         assert done.returncode == 0, done.stderr[-3000:]
     reference = [(p["index"], p["prediction"]) for p in predictions(one, "ShapesVQA")]
     assert len(reference) == 60
@@ -64,9 +65,10 @@ def test_predictions_do_not_depend_on_the_world_size(tmp_path, plan_factory):
 
 
 def _start_and_wait_for_checkpoints(plan, nproc, min_lines):
-    """Start a real torchrun run and return it once a checkpoint holds ``min_lines`` items."""
+    """Start a real one-node run (the supervisor and its ranks); return it once a checkpoint
+    holds ``min_lines`` items."""
     process = subprocess.Popen(
-        torchrun_argv(plan.write(), nproc),
+        ranks_argv(plan.write(), nproc),
         env=worker_env(plan),
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -86,8 +88,8 @@ def _start_and_wait_for_checkpoints(plan, nproc, min_lines):
     raise AssertionError("no checkpoint appeared")
 
 
-def _rank_pids(torchrun_pid: int) -> list[int]:
-    out = subprocess.run(["pgrep", "-P", str(torchrun_pid)], capture_output=True, text=True)
+def _rank_pids(supervisor_pid: int) -> list[int]:
+    out = subprocess.run(["pgrep", "-P", str(supervisor_pid)], capture_output=True, text=True)
     return [int(p) for p in out.stdout.split()]
 
 
@@ -104,7 +106,7 @@ def test_a_rank_killed_mid_run_is_resumed_with_one_prediction_per_index(plan_fac
     before = sum(p.read_text().count("\n") for p in shards.glob("rank-*.jsonl"))
     assert 0 < before < 120
 
-    again = run_torchrun(plan, nproc=2)
+    again = run_ranks(plan, nproc=2)
     assert again.returncode == 0, again.stderr[-3000:]
     indices = [p["index"] for p in predictions(plan, "ShapesYN")]
     assert sorted(indices) == list(range(120))
@@ -130,7 +132,7 @@ def test_sigterm_stops_promptly_keeps_what_finished_and_a_rerun_resumes(plan_fac
     kept = [line for p in shards.glob("rank-*.jsonl") for line in p.read_text().splitlines()]
     assert kept and all(json.loads(line)["index"] >= 0 for line in kept)
 
-    again = run_torchrun(plan, nproc=2)
+    again = run_ranks(plan, nproc=2)
     assert again.returncode == 0, again.stderr[-3000:]
     assert sorted(p["index"] for p in predictions(plan, "ShapesMCQ")) == list(range(200))
 
@@ -143,7 +145,7 @@ def test_an_undecodable_image_fails_its_item_only(tmp_path, plan_factory):
     path = tmp_path / "Damaged.tsv"
     frame.to_csv(path, sep="\t", index=False)
     plan = plan_factory([str(path)])
-    done = run_torchrun(plan, nproc=2)
+    done = run_ranks(plan, nproc=2)
     assert done.returncode == 0, done.stderr[-3000:]
     by_index = {p["index"]: p for p in predictions(plan, "Damaged")}
     assert "Damaged.tsv: index 2: image cannot be decoded" in by_index[2]["error"]

@@ -1,9 +1,11 @@
 """The endpoint backend's faults, against a local server that misbehaves on cue.
 
 Connection errors, timeouts, 429 (at least its Retry-After apart) and 5xx are
-retried with backoff; any other 4xx and a malformed answer fail that item with
-the server's words; a server that cannot be reached stops the run, exit 3,
-within 60 s, with one line naming the URL.
+retried with backoff; 401, 403 and 404 (a refused key, a model the server does
+not serve, a wrong base URL) stop the run, exit 2, with the fix; any other 4xx and
+a malformed answer fail that item with the server's words (a key it echoes
+masked); a server that cannot be reached stops the run, exit 3, within 60 s, with
+one line naming the URL.
 """
 
 from __future__ import annotations
@@ -292,3 +294,39 @@ def test_sigterm_stops_an_endpoint_run_and_ends_its_attempt(tmp_path):
         )
     assert rerun.returncode == 0, rerun.stderr
     assert "taking over the run lock" not in rerun.stderr
+
+
+@pytest.mark.parametrize(
+    ("status", "server_says", "fix"),
+    [
+        (404, "The model `fake-vlm` does not exist.", "check --model, the name the server serves"),
+        (401, "Incorrect API key provided", "set VLMEVAL_API_KEY (or OPENAI_API_KEY)"),
+        (403, "forbidden", "set VLMEVAL_API_KEY (or OPENAI_API_KEY)"),
+    ],
+)
+def test_a_refusal_every_item_would_meet_stops_the_run_with_exit_2_and_the_fix(
+    tmp_path, status, server_says, fix
+):
+    """A model name the server does not serve, a refused key, a wrong base URL: the run stops
+    at the first answer instead of failing each of its items the same way."""
+    script = [Step(status, json_body({"error": {"message": server_says}}))] * 50
+    with MisbehavingServer(script) as server:
+        done = vlmeval_eval(tmp_path, server.base_url, "--limit", "40", "--api-concurrency", "1")
+        sent = len(server.completions())
+    assert done.returncode == 2, done.stderr
+    errors = [line for line in done.stderr.splitlines() if line.startswith("vlmeval: error:")]
+    assert len(errors) == 1, done.stderr
+    assert f"HTTP {status}: {server_says}" in errors[0] and fix in errors[0]
+    assert "'fake-vlm'" in errors[0]
+    assert sent < 5, f"{sent} requests were sent after the first refusal"
+    assert "Traceback" not in done.stderr
+
+
+def test_a_key_the_server_echoes_is_masked_in_the_items_error():
+    refused = Step(400, json_body({"error": {"message": "bad request for key sk-test-key"}}))
+    with (
+        MisbehavingServer([refused]) as server,
+        pytest.raises(ItemFailed) as failed,
+    ):
+        client(server).answer(ask("q"), None, 4)
+    assert "sk-test-key" not in str(failed.value) and "key ***" in str(failed.value)

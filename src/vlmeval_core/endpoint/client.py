@@ -14,6 +14,10 @@ Faults (:class:`RetryPolicy`):
 * a server that cannot be connected to after those tries stops the run
   (:class:`~vlmeval_core.errors.RuntimeFailure`, exit 3, naming the URL): with the
   default policy within 50 s;
+* 401, 403 and 404 to a chat completion stop the run at once
+  (:class:`~vlmeval_core.errors.UsageError`, exit 2, the server's words and the
+  fix): a key the server refuses, a model name it does not serve, a base URL
+  without its API: what every other item would meet too;
 * any other 4xx, a malformed answer, and a retried fault that never cleared fail
   that item only (:class:`ItemFailed`, its message the server's).
 """
@@ -34,12 +38,21 @@ import httpx
 from PIL import Image
 
 from vlmeval_core.endpoint.options import api_key
-from vlmeval_core.errors import RuntimeFailure
+from vlmeval_core.errors import RuntimeFailure, UsageError
 from vlmeval_core.prompt_families import Message, conversation
 from vlmeval_core.run_plan import EndpointSpec
 
 CONNECT_TIMEOUT_S = 5.0
 """How long one attempt may take to connect; the request's own timeout is the plan's."""
+
+
+RUN_LEVEL_REFUSALS = {
+    401: "the server refused the key: set VLMEVAL_API_KEY (or OPENAI_API_KEY) to one it accepts",
+    403: "the server refused the key: set VLMEVAL_API_KEY (or OPENAI_API_KEY) to one it accepts",
+    404: "check --model, the name the server serves (GET {base}/models lists them), and "
+    "--api-base, which ends where /chat/completions begins (e.g. http://host:8000/v1)",
+}
+"""Answers to a chat completion that every item would get: they stop the run, with the fix."""
 
 
 class ItemFailed(Exception):
@@ -147,6 +160,7 @@ class EndpointClient:
         self.model = model
         self.policy = policy or RetryPolicy()
         key = key if key is not None else api_key()
+        self._key = key
         self._http = httpx.Client(
             base_url=endpoint.base_url + "/",
             timeout=httpx.Timeout(endpoint.timeout_s, connect=CONNECT_TIMEOUT_S),
@@ -167,7 +181,7 @@ class EndpointClient:
             "max_tokens": max_new_tokens,
             **self.endpoint.extra,
         }
-        response = self._send("POST", "chat/completions", body)
+        response = self._send("POST", "chat/completions", body, stop_on=RUN_LEVEL_REFUSALS)
         try:
             answer = response.json()
         except ValueError:
@@ -188,6 +202,11 @@ class EndpointClient:
     def close(self) -> None:
         self._http.close()
 
+    def _without_key(self, text: str) -> str:
+        """``text`` (the server's words, kept in results and logs) with the key masked,
+        should a server echo it."""
+        return text.replace(self._key, "***") if self._key else text
+
     def _models(self) -> Any:
         """The server's ``/models`` answer (None when it gives none); RuntimeFailure when it
         cannot be reached."""
@@ -198,10 +217,17 @@ class EndpointClient:
             return None
 
     def _send(
-        self, method: str, path: str, body: Any = None, *, retry_answers: bool = True
+        self,
+        method: str,
+        path: str,
+        body: Any = None,
+        *,
+        retry_answers: bool = True,
+        stop_on: dict[int, str] | None = None,
     ) -> httpx.Response:
         """The server's answer below 400; connection errors and timeouts are retried, and
-        429 and 5xx too when ``retry_answers``; see the module's docstring for the rest."""
+        429 and 5xx too when ``retry_answers``; a status in ``stop_on`` stops the run with
+        its fix; see the module's docstring for the rest."""
         url = f"{self.endpoint.base_url}/{path}"
         last, unreachable = "", False
         for retry in range(self.policy.attempts):
@@ -220,7 +246,10 @@ class EndpointClient:
                 code = response.status_code
                 if code < 400:
                     return response
-                message = f"HTTP {code}: {server_message(response)}"
+                message = self._without_key(f"HTTP {code}: {server_message(response)}")
+                if stop_on and code in stop_on:
+                    fix = stop_on[code].format(base=self.endpoint.base_url)
+                    raise UsageError(f"{url} answered {message} (model {self.model!r}): {fix}")
                 if not retry_answers or (code != 429 and code < 500):
                     raise ItemFailed(message)
                 last, unreachable = message, False

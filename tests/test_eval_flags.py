@@ -90,7 +90,7 @@ def test_a_bare_command_line_gives_the_declared_request(monkeypatch):
 def test_flags_and_variables_reach_the_request_typed(monkeypatch):
     clean_env(monkeypatch)
     monkeypatch.setenv("VLMEVAL_SEED", "5")
-    monkeypatch.setenv("VLMEVAL_DTYPE", "")  # empty: unset, the default applies
+    monkeypatch.setenv("VLMEVAL_DTYPE", "")  # empty: unset, the default (the record's) applies
     request = request_of(
         [
             *("-m", "tiny-vlm", "-d", "A", "-d", "B"),
@@ -100,7 +100,7 @@ def test_flags_and_variables_reach_the_request_typed(monkeypatch):
     )
     assert request.data == ("A", "B")
     assert request.device == "cpu"  # choices are case-insensitive, the value is the choice
-    assert request.api_timeout == 2.5 and request.seed == 5 and request.dtype == "auto"
+    assert request.api_timeout == 2.5 and request.seed == 5 and request.dtype is None
     assert request.trust_remote_code is False and request.quiet is True
     assert request.dry_run is False and request.restart is False
 

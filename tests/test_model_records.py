@@ -187,3 +187,17 @@ def test_qwen2_vl_gives_ocrbench_images_its_own_min_pixels(tmp_path):
         predict_shard(dataset, tmp_path / current, [0], RankInfo(0, 1, 0, 1), Recording, 1, 2,
                       show_progress=False, family=FAMILIES["qwen2-vl"])  # fmt: skip
     assert grids == {"OCRBench": [[1, 20, 20]], "TextVQA_VAL": [[1, 4, 4]]}
+
+
+def test_a_records_dtype_is_vlmevalkits_and_holds_unless_dtype_is_given():
+    """VLMEvalKit's classes pin their dtype (vlmeval/vlm/*.py at e8e78f05): SmolVLM
+    float32, Idefics3 bfloat16; ``--dtype`` applies on top only when given."""
+    assert MODELS["SmolVLM-Instruct"].dtype == "float32"
+    assert MODELS["Idefics3-8B-Llama3"].dtype == "bfloat16"
+    assert MODELS["Qwen2-VL-2B-Instruct"].dtype == "auto"  # torch_dtype='auto' there
+    assert dry_run_plan("-m", "SmolVLM-Instruct", "-d", "ShapesMCQ")["model"]["dtype"] == (
+        "float32"
+    )
+    given = dry_run_plan("-m", "SmolVLM-Instruct", "-d", "ShapesMCQ", "--dtype", "auto")
+    assert given["model"]["dtype"] == "auto"
+    assert dry_run_plan("-m", "tiny-vlm", "-d", "ShapesMCQ")["model"]["dtype"] == "auto"

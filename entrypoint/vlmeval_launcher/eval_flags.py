@@ -89,7 +89,12 @@ class EvalRequest:
     max_new_tokens: int | None = flag(
         None, help="Tokens generated per answer.", default_text=REGISTRY_ENTRY
     )
-    dtype: Dtype = flag("auto", help="Weights' dtype.")
+    dtype: Dtype | None = flag(
+        None,
+        help="Weights' dtype; auto: bfloat16 on GPUs from sm_80, float16 below, float32 on the "
+        "CPU.",
+        default_text=REGISTRY_ENTRY,
+    )
     revision: str | None = flag(
         None, metavar="REV", help="Hub revision (branch, tag or commit) of the model."
     )

@@ -88,7 +88,7 @@ def resolve_launch(
             f"--run-name {run_name!r} must start with a letter or digit and hold only letters, "
             "digits, '.', '_' or '-' (it names the run directory)"
         )
-    if request.dtype not in DTYPES:
+    if request.dtype is not None and request.dtype not in DTYPES:
         raise UsageError(f"--dtype {request.dtype!r}: choose one of {', '.join(DTYPES)}")
 
     if request.api_base is not None:
@@ -191,11 +191,11 @@ def apply_flags(record: ModelSpec, request: EvalRequest) -> ModelSpec:
         "max_new_tokens": request.max_new_tokens,
         "images": request.images,
         "prompt_family": request.prompt_family,
+        "dtype": request.dtype,
     }
     check_prompt_family(request.prompt_family)
     return dataclasses.replace(
         record,
-        dtype=request.dtype,
         gpus_per_model=request.gpus_per_model,
         **{k: v for k, v in given.items() if v is not None},
     )

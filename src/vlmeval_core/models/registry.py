@@ -57,16 +57,39 @@ MODELS: dict[str, ModelSpec] = {
             "qwen2.5-vl",
             processor=QWEN2_VL_PIXELS,
         ),
-        _hub("SmolVLM-Instruct", "HuggingFaceTB/SmolVLM-Instruct", "smolvlm", batch_size=16),
-        _hub("Idefics3-8B-Llama3", "HuggingFaceM4/Idefics3-8B-Llama3", "idefics3", batch_size=4),
-        _hub("llava-1.5-7b-hf", "llava-hf/llava-1.5-7b-hf", "llava-1.5"),
+        # dtype: what VLMEvalKit's class loads the weights in (vlmeval/vlm/*.py at e8e78f05);
+        # Qwen2-VL's torch_dtype='auto' is the checkpoint's, bfloat16, as our auto on sm_80+.
+        _hub(
+            "SmolVLM-Instruct",
+            "HuggingFaceTB/SmolVLM-Instruct",
+            "smolvlm",
+            batch_size=16,
+            dtype="float32",  # smolvlm.py SmolVLM
+        ),
+        _hub(
+            "Idefics3-8B-Llama3",
+            "HuggingFaceM4/Idefics3-8B-Llama3",
+            "idefics3",
+            batch_size=4,
+            dtype="bfloat16",  # idefics.py IDEFICS2
+        ),
+        # llava/llava.py LLaVA: llava's load_pretrained_model, float16
+        _hub("llava-1.5-7b-hf", "llava-hf/llava-1.5-7b-hf", "llava-1.5", dtype="float16"),
         _hub(
             "llava-onevision-qwen2-0.5b-ov-hf",
             "llava-hf/llava-onevision-qwen2-0.5b-ov-hf",
             "llava-onevision",
+            dtype="float16",  # llava/llava.py LLaVA_OneVision_HF
         ),
-        _hub("gemma-3-4b-it", "google/gemma-3-4b-it", "gemma3"),
-        _hub("InternVL3-1B-hf", "OpenGVLab/InternVL3-1B-hf", "internvl", batch_size=16),
+        # gemma.py Gemma3 at e8e78f05 (PyPI's 26.3 passed no torch_dtype)
+        _hub("gemma-3-4b-it", "google/gemma-3-4b-it", "gemma3", dtype="bfloat16"),
+        _hub(
+            "InternVL3-1B-hf",
+            "OpenGVLab/InternVL3-1B-hf",
+            "internvl",
+            batch_size=16,
+            dtype="bfloat16",  # internvl/internvl_chat.py InternVLChat
+        ),
         # Trained by scripts/train_tiny_vlm.py on the dataset prompts: it keeps them.
         ModelSpec("tiny-vlm", "bundled", str(TINY_VLM_DIR), batch_size=32, max_new_tokens=8),
     ]

@@ -56,13 +56,19 @@ if role == "env":
             fds.add(os.readlink(f"/proc/self/fd/{fd}"))
         except OSError:  # the directory's own descriptor, closed by now
             pass
-    (out / f"env-{rank}.json").write_text(json.dumps({"env": dict(os.environ), "fds": sorted(fds)}))
+    seen = out / f"env-{rank}.json.tmp"
+    seen.write_text(json.dumps({"env": dict(os.environ), "fds": sorted(fds)}))
+    os.replace(seen, out / f"env-{rank}.json")  # whole, for a rank that waits for it
 elif role in ("hang", "deaf"):
     if role == "deaf":
         signal.signal(signal.SIGTERM, signal.SIG_IGN)
     while True:
         time.sleep(1)
 elif role.startswith("fail"):
+    if role.startswith("fail-after:"):  # once another rank has written this file
+        waited, deadline = out / role.split(":", 1)[1], time.monotonic() + 30
+        while not waited.exists() and time.monotonic() < deadline:
+            time.sleep(0.01)
     try:
         raise UsageError(f"bad input seen by rank {rank}")
     except UsageError as exc:
@@ -155,7 +161,7 @@ def test_each_rank_gets_the_variables_the_ranks_read_and_a_file_store_of_its_own
 
 def test_a_failing_rank_stops_the_other_at_once_and_ends_the_run_with_its_code_and_line(fake):
     started = time.monotonic()
-    process = supervise(fake, 2, fake_rank_0="hang", fake_rank_1="fail")
+    process = supervise(fake, 2, fake_rank_0="hang", fake_rank_1="fail-after:pid-0")
     hanging, _ = rank_pids(fake, 2)
     code = process.wait(timeout=60)
     took = time.monotonic() - started
@@ -246,7 +252,12 @@ def test_the_attempt_ends_with_the_exit_code_and_the_lock_goes_with_the_supervis
     handed = attempts.handover(run_dir, attempt, lock)
     # as through the launcher's exec: the lock's descriptor, and the variable naming it
     process = supervise(
-        fake, 2, pass_fds=(lock.fd,), environ=handed, fake_rank_0="env", fake_rank_1="fail"
+        fake,
+        2,
+        pass_fds=(lock.fd,),
+        environ=handed,
+        fake_rank_0="env",
+        fake_rank_1="fail-after:env-0.json",  # not before rank 0 has looked (else it is stopped)
     )
     os.close(lock.fd)  # only the supervisor holds it now
     assert process.wait(timeout=60) == 2

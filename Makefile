@@ -17,7 +17,7 @@ export IMAGE DOCKER
 # exit code).
 COMPOSE = $$($(BIN)/python -c 'import compose, pathlib; print(pathlib.Path(compose.__file__).parent / "docker-compose")')
 
-.PHONY: install test test-parity test-gpu gpu-check gpu-wheels test-container lint demo \
+.PHONY: install test test-slow test-parity test-gpu gpu-check gpu-wheels test-container lint demo \
 	demo-local image lock bench bench-vlmevalkit train-tiny-vlm \
 	test-reproducible
 
@@ -35,8 +35,26 @@ $(BIN)/vlmeval: pyproject.toml
 	$(BIN)/pip install --progress-bar on -e '.[test]'
 	touch $@
 
+# The CPU suite in two tiers (.ci/run runs both, fast first). `make test`: every test not
+# marked slow, about 2 minutes on 2 cores. `make test-slow`: the end-to-end tier, the tests
+# marked slow (real torchrun and gloo ranks, model loads, whole runs that wait out a timeout
+# or a grace period), about 6 minutes. TESTS narrows either tier to some files or node ids
+# (`make test TESTS=tests/test_supervisor.py`); files with no test of that tier are then no
+# error (pytest's exit 5, "no tests collected", counts as a pass only when TESTS is given).
+NOT_OTHER_TIERS := not gpu and not container and not parity
+TESTS ?=
+define tier
+	@echo "$(BIN)/pytest -q -m '$(1)' $(TESTS)"
+	@$(BIN)/pytest -q -m '$(1)' $(TESTS); status=$$?; \
+	if [ $$status -eq 5 ] && [ -n "$(TESTS)" ]; then \
+		echo "make $@: no test of this tier in $(TESTS)"; exit 0; fi; exit $$status
+endef
+
 test: install
-	$(BIN)/pytest -q
+	$(call tier,not slow and $(NOT_OTHER_TIERS))
+
+test-slow: install
+	$(call tier,slow and $(NOT_OTHER_TIERS))
 
 # Scoring parity: our extraction and metrics against VLMEvalKit's own code (PyPI's
 # nvidia-vlmeval, see tests/vlmevalkit_reference.py) on generated inputs. Its package

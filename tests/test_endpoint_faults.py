@@ -179,6 +179,7 @@ def vlmeval_eval(tmp_path: Path, base_url: str, *args: str, **env: str):
     )
 
 
+@pytest.mark.slow  # ~15 s: the client's connect retries
 def test_an_unreachable_server_stops_the_run_within_60_s_with_exit_3_and_one_line(tmp_path):
     url = f"http://127.0.0.1:{free_port()}/v1"
     started = time.monotonic()
@@ -191,6 +192,7 @@ def test_an_unreachable_server_stops_the_run_within_60_s_with_exit_3_and_one_lin
     assert "Traceback" not in done.stderr
 
 
+@pytest.mark.slow  # ~6 s: a vlmeval eval through four faults
 def test_a_run_through_faults_finishes_and_records_the_refused_item(tmp_path):
     script = [
         Step(429, b"{}", {"Retry-After": "0"}),
@@ -217,6 +219,7 @@ def test_a_run_through_faults_finishes_and_records_the_refused_item(tmp_path):
     assert manifest["model"]["name"] == "fake-vlm" and manifest["model"]["source"] == "api"
 
 
+@pytest.mark.slow  # ~14 s: the retries after the server is gone
 def test_a_server_gone_mid_run_stops_it_with_exit_3_keeping_the_answers(tmp_path):
     with MisbehavingServer(answer="B") as server:
         process = subprocess.Popen(
@@ -266,6 +269,7 @@ def test_the_key_comes_from_the_environment(monkeypatch, variables, sent):
     assert server.completions()[0].headers.get("Authorization") == sent
 
 
+@pytest.mark.slow  # ~6 s: a run, a stop and a rerun
 def test_sigterm_stops_an_endpoint_run_and_ends_its_attempt(tmp_path):
     with MisbehavingServer([Step(stall_s=0.3)] * 400) as server:
         argv = [

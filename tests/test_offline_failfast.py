@@ -60,7 +60,10 @@ def evaluate(tmp_path: Path, *args: str, **env: str) -> tuple[subprocess.Complet
     return done, time.monotonic() - started
 
 
-@pytest.mark.parametrize("hub", ["refusing", "stalling"])
+@pytest.mark.parametrize(
+    "hub",
+    ["refusing", pytest.param("stalling", marks=pytest.mark.slow)],  # ~10 s: its timeout
+)
 def test_an_unreachable_hub_stops_an_uncached_model_at_once(tmp_path, request, hub):
     endpoint = request.getfixturevalue(hub)
     done, seconds = evaluate(tmp_path, "-m", REPO, "-d", "ShapesMCQ", HF_ENDPOINT=endpoint)

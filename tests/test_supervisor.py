@@ -196,6 +196,7 @@ def test_a_stop_signal_is_passed_on_and_ends_the_run_with_128_plus_its_number(fa
     assert not error_lines(stderr) and "[rank" not in stderr, stderr
 
 
+@pytest.mark.slow  # waits out the grace period
 def test_a_rank_that_ignores_sigterm_is_killed_within_dockers_grace(fake):
     process = supervise(fake, 2, fake_rank_0="deaf", fake_rank_1="hang")
     ranks = rank_pids(fake, 2)

@@ -29,13 +29,17 @@ def completion(text: str) -> dict[str, Any]:
 
 @dataclass
 class Step:
-    """What to do with one request: answer ``status`` with ``body``, stall first, or drop."""
+    """What to do with one request: answer ``status`` with ``body``, stall first, or drop;
+    or send the body a byte each ``trickle_s``; or, ``endless``, stream a body that never
+    ends (no Content-Length) until the client hangs up."""
 
     status: int = 200
     body: bytes | None = None
     headers: dict[str, str] = field(default_factory=dict)
     stall_s: float = 0.0
     drop: bool = False
+    trickle_s: float = 0.0
+    endless: bool = False
 
 
 @dataclass
@@ -107,17 +111,33 @@ class MisbehavingServer:
                     self.close_connection = True
                     self.connection.close()
                     return
-                self._send(step.status, step.body or b"", step.headers)
+                self._send(step.status, step.body or b"", step.headers, step)
 
-            def _send(self, status: int, body: bytes, headers: dict[str, str]) -> None:
+            def _send(
+                self, status: int, body: bytes, headers: dict[str, str], step: Step | None = None
+            ) -> None:
                 try:
                     self.send_response(status)
                     for name, value in {"content-type": "application/json", **headers}.items():
                         self.send_header(name, value)
+                    if step is not None and step.endless:
+                        self.send_header("connection", "close")
+                        self.end_headers()
+                        self.close_connection = True
+                        chunk = b"x" * 65536
+                        while not server.gone:
+                            self.wfile.write(chunk)
+                        return
                     self.send_header("content-length", str(len(body)))
                     self.end_headers()
+                    if step is not None and step.trickle_s:
+                        for byte in body:
+                            self.wfile.write(bytes([byte]))
+                            self.wfile.flush()
+                            time.sleep(step.trickle_s)
+                        return
                     self.wfile.write(body)
                 except OSError:
-                    pass  # the client gave up (a stall past its timeout)
+                    pass  # the client gave up (a stall past its timeout, a body too large)
 
         return Handler

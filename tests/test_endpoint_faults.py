@@ -19,6 +19,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -334,3 +335,179 @@ def test_a_key_the_server_echoes_is_masked_in_the_items_error():
     ):
         client(server).answer(ask("q"), None, 4)
     assert "sk-test-key" not in str(failed.value) and "key ***" in str(failed.value)
+
+
+def bounded_client(server: MisbehavingServer, **bounds) -> EndpointClient:
+    spec = EndpointSpec(base_url=server.base_url, **bounds)
+    return EndpointClient(spec, "fake-vlm", policy=FAST, key="sk-test-key")
+
+
+def test_an_endless_body_fails_the_item_at_the_size_bound_and_no_later():
+    """200, no Content-Length, bytes without end: reading stops at --api-max-response-bytes
+    (before, the process grew to gigabytes)."""
+    with MisbehavingServer([Step(endless=True)]) as server:
+        with pytest.raises(ItemFailed, match=r"over 1048576 bytes \(--api-max-response-bytes\)"):
+            bounded_client(server, max_response_bytes=2**20).answer(ask("q"), None, 4)
+        assert len(server.completions()) == 1, "an oversized answer is not asked for again"
+
+
+def test_a_declared_length_over_the_bound_fails_the_item_before_reading_the_body():
+    big = json_body(completion_of("A" * 5000))
+    with (
+        MisbehavingServer([Step(body=big, trickle_s=1.0)]) as server,
+        pytest.raises(ItemFailed, match=r"over 4096 bytes"),
+    ):
+        bounded_client(server, max_response_bytes=4096, timeout_s=60).answer(ask("q"), None, 4)
+
+
+def completion_of(text: object) -> dict:
+    return {"choices": [{"index": 0, "message": {"role": "assistant", "content": text}}]}
+
+
+def test_a_trickled_answer_is_cut_at_the_deadline_of_the_whole_request():
+    """One byte every 0.2 s keeps each read under httpx's per-read timeout; the deadline of
+    the whole attempt still cuts it (before, each attempt took as long as the server liked)."""
+    slow = Step(body=json_body(completion_of("B")), trickle_s=0.2)  # about 20 s in all
+    with MisbehavingServer([slow, slow, slow]) as server:
+        with pytest.raises(ItemFailed, match=r"no answer within 0.5 s \(--api-timeout\)"):
+            bounded_client(server, timeout_s=0.5).answer(ask("q"), None, 4)
+        first, *_, last = server.completions()
+    assert len(server.completions()) == FAST.attempts
+    assert last.at - first.at < 4 * 0.5, "each attempt ended at its deadline"
+
+
+def test_content_null_fails_the_item_with_what_the_server_said():
+    null = {"choices": [{"message": {"content": None}, "finish_reason": "length"}]}
+    with (
+        MisbehavingServer([Step(body=json_body(null))]) as server,
+        pytest.raises(ItemFailed, match=r"no text \(content null, finish_reason 'length'\)"),
+    ):
+        client(server).answer(ask("q"), None, 4)
+
+
+def test_a_refusal_in_place_of_content_is_named_in_the_items_error():
+    refused = {"choices": [{"message": {"content": None, "refusal": "I can't help with that"}}]}
+    with (
+        MisbehavingServer([Step(body=json_body(refused))]) as server,
+        pytest.raises(ItemFailed, match=r"content null.*: I can't help with that"),
+    ):
+        client(server).answer(ask("q"), None, 4)
+
+
+def test_a_hostile_nest_of_brackets_fails_the_item_instead_of_the_run():
+    with (
+        MisbehavingServer([Step(body=b"[" * 100_000)]) as server,
+        pytest.raises(ItemFailed, match="not JSON"),
+    ):
+        client(server).answer(ask("q"), None, 4)
+
+
+def client_threads() -> int:
+    """Threads of this process but the test server's (one per connection)."""
+    return sum("process_request_thread" not in t.name for t in threading.enumerate())
+
+
+def test_requests_in_flight_run_on_a_bounded_number_of_threads():
+    """64 stalled requests at once: the threads do not grow with the concurrency (before,
+    one thread per request: --api-concurrency 100000 started 18,000 threads)."""
+    stalled = Step(stall_s=1.0, body=json_body(completion_of("A")))
+    with MisbehavingServer([stalled] * 64) as server:
+        answering = bounded_client(server, concurrency=64)
+        before = client_threads()
+        futures = [
+            answering.submit(answering.answer_async(lambda: ask("q"), None, 4)) for _ in range(64)
+        ]
+        deadline = time.monotonic() + 30
+        while len(server.completions()) < 64 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        in_flight_threads = client_threads()
+        answers = [f.result(timeout=60) for f in futures]
+    assert len(server.completions()) == 64, "all 64 were in flight at once"
+    assert answers == ["A"] * 64
+    assert in_flight_threads - before <= 8
+
+
+@pytest.mark.parametrize(
+    ("status", "server_says"),
+    [
+        (400, "Server is pinned to './my-vlm'; requested 'fake-vlm'."),
+        (400, "The model `fake-vlm` does not exist."),
+        (422, "Unknown model: fake-vlm"),
+    ],
+)
+def test_a_model_the_server_does_not_serve_stops_the_run_whatever_the_status(
+    tmp_path, status, server_says
+):
+    """transformers serve answers a wrong served name with 400: before, every item failed
+    and the run scored 0% with exit 0."""
+    script = [Step(status, json_body({"detail": server_says}))] * 50
+    with MisbehavingServer(script) as server:
+        done = vlmeval_eval(tmp_path, server.base_url, "--limit", "20", "--api-concurrency", "1")
+        sent = len(server.completions())
+    assert done.returncode == 2, done.stderr
+    errors = [line for line in done.stderr.splitlines() if line.startswith("vlmeval: error:")]
+    assert len(errors) == 1, done.stderr
+    assert server_says in errors[0] and "check --model, the name the server serves" in errors[0]
+    assert sent < 5 and "Traceback" not in done.stderr
+
+
+def test_a_400_that_is_about_the_item_still_fails_only_the_item():
+    refused = Step(400, json_body({"error": {"message": "image too large for this model"}}))
+    with MisbehavingServer([refused]) as server, pytest.raises(ItemFailed):
+        client(server).answer(ask("q"), None, 4)
+
+
+def test_a_redirect_stops_the_run_naming_where_it_points(tmp_path):
+    """Redirects are not followed; before, each item failed as "not JSON: ''"."""
+    moved = Step(307, b"", {"Location": "https://elsewhere.example/v1/chat/completions"})
+    with MisbehavingServer([moved] * 20) as server:
+        done = vlmeval_eval(tmp_path, server.base_url, "--limit", "4", "--api-concurrency", "1")
+    assert done.returncode == 2, done.stderr
+    errors = [line for line in done.stderr.splitlines() if line.startswith("vlmeval: error:")]
+    assert len(errors) == 1, done.stderr
+    assert "HTTP 307: a redirect to https://elsewhere.example/v1/chat/completions" in errors[0]
+    assert "give --api-base as the URL it points to" in errors[0]
+
+
+def test_a_key_in_the_base_urls_query_is_refused_and_never_shown_or_written(tmp_path):
+    url = "http://127.0.0.1:9/v1?api-key=sk-in-the-url"
+    done = vlmeval_eval(tmp_path, url, "--limit", "4")
+    assert done.returncode == 2, done.stderr
+    (line,) = done.stderr.splitlines()
+    assert line.startswith("vlmeval: error: --api-base http://127.0.0.1:9/v1 has a query string")
+    assert "sk-in-the-url" not in done.stderr + done.stdout
+    assert not (tmp_path / "out").exists(), "nothing is written for a refused launch"
+
+
+def test_a_secret_in_the_extra_fields_is_refused(tmp_path):
+    done = vlmeval_eval(
+        tmp_path, "http://127.0.0.1:9/v1", "--api-extra", '{"api_key": "sk-x", "top_k": 1}'
+    )
+    assert done.returncode == 2, done.stderr
+    (line,) = done.stderr.splitlines()
+    assert "--api-extra sets api_key, which would write a secret to the plan" in line
+    assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize(
+    ("flag", "value", "expected"),
+    [
+        (
+            "--api-concurrency",
+            "100000",
+            "--api-concurrency is 100000: it must be 1 or more and at most 512",
+        ),
+        (
+            "--api-timeout",
+            "1e9",
+            "--api-timeout is 1000000000.0: it must be a positive number of seconds, at most 3600",
+        ),
+        ("--api-max-response-bytes", "0", "--api-max-response-bytes is 0: it must be 1 to"),
+    ],
+)
+def test_endpoint_bounds_over_their_limits_stop_the_launch(tmp_path, flag, value, expected):
+    done = vlmeval_eval(tmp_path, "http://127.0.0.1:9/v1", flag, value)
+    assert done.returncode == 2, done.stderr
+    (line,) = done.stderr.splitlines()
+    assert expected in line
+    assert not (tmp_path / "out").exists()

@@ -51,6 +51,7 @@ def test_an_endpoint_run_is_one_process_without_torchrun_or_a_gpu(monkeypatch):
         "extra": {"top_k": 1},
         "concurrency": 4,
         "timeout_s": 120.0,
+        "max_response_bytes": 8 * 2**20,
     }
     assert plan["model"]["source"] == "api"
     assert plan["model"]["name"] == plan["model"]["path"] == "Qwen/Qwen2-VL-7B-Instruct"

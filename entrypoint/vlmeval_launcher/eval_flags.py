@@ -25,6 +25,7 @@ from functools import cache
 from typing import Any, Literal, Union, get_args, get_origin
 
 from vlmeval_core.choices import Dtype, ImageHandling
+from vlmeval_core.endpoint import options as endpoint_options
 
 Device = Literal["auto", "cuda", "cpu"]
 DEVICE_CHOICES: tuple[str, ...] = get_args(Device)
@@ -159,11 +160,20 @@ class EvalRequest:
     api_extra: str | None = flag(
         None, metavar="JSON", help="Fields added to every request, e.g. '{\"top_k\": 1}'."
     )
-    api_concurrency: int = flag(16, help="Requests in flight with --api-base.")
+    api_concurrency: int = flag(
+        endpoint_options.CONCURRENCY_DEFAULT,
+        help=f"Requests in flight with --api-base (at most {endpoint_options.CONCURRENCY_LIMIT}).",
+    )
     api_timeout: float = flag(
-        120.0,
+        endpoint_options.TIMEOUT_DEFAULT_S,
         metavar="SECONDS",
-        help="Time one request may take with --api-base before it is retried.",
+        help="Deadline of one whole request with --api-base (connect, send, answer), after "
+        "which it is retried.",
+    )
+    api_max_response_bytes: int = flag(
+        endpoint_options.MAX_RESPONSE_BYTES_DEFAULT,
+        metavar="BYTES",
+        help="Size of one answer's body at most with --api-base; a larger one fails its item.",
     )
     quiet: bool = flag(
         False,

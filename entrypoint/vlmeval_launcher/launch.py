@@ -21,6 +21,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from vlmeval_core.datasets.registry import DatasetRef, resolve_dataset
+from vlmeval_core.endpoint import options
 from vlmeval_core.errors import UsageError
 from vlmeval_core.models.registry import registered, resolve_model
 from vlmeval_core.node import NodeSettings
@@ -134,26 +135,19 @@ def _check_endpoint_flags(request: EvalRequest) -> None:
                 f"{flag} is for models loaded here, not for --api-base (the server loads "
                 f"the model and decides how): leave {flag} out"
             )
-    if request.api_concurrency < 1:
-        raise UsageError(
-            f"--api-concurrency is {request.api_concurrency}: it must be 1 or more "
-            "(requests in flight)"
-        )
-    if not request.api_timeout > 0:
-        raise UsageError(
-            f"--api-timeout is {request.api_timeout}: it must be a positive number of seconds"
-        )
+    options.check_bounds(
+        request.api_concurrency, request.api_timeout, request.api_max_response_bytes
+    )
 
 
 def _endpoint_launch(request: EvalRequest, run_name: str) -> Launch:
     """One process, no GPU: the server at ``--api-base`` answers for model ``-m``."""
-    from vlmeval_core.endpoint import options
-
     endpoint = EndpointSpec(
         base_url=options.base_url(request.api_base or ""),
         extra=options.extra_fields(request.api_extra),
         concurrency=request.api_concurrency,
         timeout_s=float(request.api_timeout),
+        max_response_bytes=request.api_max_response_bytes,
     )
     datasets = _resolve_datasets(request.data)
     output_dir = absolute_path(request.output)

@@ -37,6 +37,7 @@ from pydantic import Field, TypeAdapter, ValidationError
 from pydantic.dataclasses import dataclass
 
 from vlmeval_core.datasets.registry import SAFE_NAME_PATTERN, DatasetRef
+from vlmeval_core.endpoint import options as endpoint_options
 from vlmeval_core.errors import UsageError
 from vlmeval_core.files import write_json
 from vlmeval_core.models.record import ModelSpec
@@ -59,8 +60,15 @@ class EndpointSpec:
 
     base_url: NonEmpty
     extra: dict[str, Any] = Field(default_factory=dict)
-    concurrency: Positive = 16
-    timeout_s: Annotated[float, Field(gt=0)] = 120.0
+    concurrency: Annotated[int, Field(ge=1, le=endpoint_options.CONCURRENCY_LIMIT)] = (
+        endpoint_options.CONCURRENCY_DEFAULT
+    )
+    timeout_s: Annotated[float, Field(gt=0, le=endpoint_options.TIMEOUT_LIMIT_S)] = (
+        endpoint_options.TIMEOUT_DEFAULT_S
+    )
+    max_response_bytes: Annotated[
+        int, Field(ge=1, le=endpoint_options.MAX_RESPONSE_BYTES_LIMIT)
+    ] = endpoint_options.MAX_RESPONSE_BYTES_DEFAULT
 
 
 @dataclass(frozen=True, config=STRICT)

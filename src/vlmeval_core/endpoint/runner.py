@@ -4,14 +4,17 @@ The same checkpoint as a rank's (:func:`vlmeval_core.inference.checkpoint_path`,
 records of index, prediction, error), appended and fsync'd as each request
 completes, so a ``kill -9`` loses only the requests in flight; a rerun reads it
 back (:func:`vlmeval_core.inference.read_checkpoints`) and sends only the rest.
-The progress bar is the ranks' (items/s and ETA).
+The requests run on the client's event loop; this thread keeps a window of
+``concurrency`` of them in flight (never more items held than that, whatever the
+dataset's size) and writes each answer. The progress bar is the ranks' (items/s and ETA).
 """
 
 from __future__ import annotations
 
+import itertools
 import time
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor, as_completed
+from concurrent.futures import FIRST_COMPLETED, Future, wait
 from pathlib import Path
 
 from vlmeval_core.datasets.tsv import Dataset, ItemImageError
@@ -23,7 +26,7 @@ from vlmeval_core.prompt_families import DEFAULT_FAMILY, FAMILIES, PromptFamily,
 from vlmeval_core.signals import deferred
 
 
-def answer_item(
+async def answer_item(
     client: EndpointClient,
     dataset: Dataset,
     position: int,
@@ -34,8 +37,11 @@ def answer_item(
     """(prediction, error) of one item, sent as ``family`` builds it with its images handled
     as ``images`` says; an unreadable image or a refused request fails the item."""
     try:
-        messages = item_messages(family, dataset, position, dataset.images(position, images))
-        return client.answer(messages, family.system_prompt, max_new_tokens), None
+        return await client.answer_async(
+            lambda: item_messages(family, dataset, position, dataset.images(position, images)),
+            family.system_prompt,
+            max_new_tokens,
+        ), None
     except ItemImageError as exc:
         return "", str(exc)
     except ItemFailed as exc:
@@ -61,8 +67,8 @@ def predict_endpoint(
     Each item is sent as the in-process backend sends it (:func:`answer_item`).
 
     ``client()`` is called only when something is left to predict. A RuntimeFailure
-    of any request (the server gone) ends the run; the requests still queued are
-    dropped, and what was checkpointed stays.
+    or UsageError of any request (the server gone, a model it does not serve) ends
+    the run; the requests in flight are cancelled, and what was checkpointed stays.
     """
     started = time.perf_counter()
     indices = dataset.frame["index"].tolist()
@@ -78,25 +84,31 @@ def predict_endpoint(
         show_progress and info.is_main,
         dataset.name,
     )
-    pool = ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="request")
+    in_flight: dict[Future[tuple[str, str | None]], int] = {}
     try:
         if todo:
             answering = client()
-            pending = {
-                pool.submit(answer_item, answering, dataset, p, max_new_tokens, family, images): p
-                for p in todo
-            }
-            for future in as_completed(pending):
-                text, error = future.result()
-                with deferred():
-                    append_jsonl(
-                        own,
-                        [{"index": indices[pending[future]], "prediction": text, "error": error}],
-                    )
-                stats.errors += error is not None
-                progress.refresh()
+            waiting = iter(todo)
+
+            def fill() -> None:
+                for position in itertools.islice(waiting, concurrency - len(in_flight)):
+                    item = answer_item(answering, dataset, position, max_new_tokens, family, images)
+                    in_flight[answering.submit(item)] = position
+
+            fill()
+            while in_flight:
+                finished, _ = wait(in_flight, return_when=FIRST_COMPLETED)
+                for future in finished:
+                    index = indices[in_flight.pop(future)]
+                    text, error = future.result()
+                    with deferred():
+                        append_jsonl(own, [{"index": index, "prediction": text, "error": error}])
+                    stats.errors += error is not None
+                    progress.refresh()
+                fill()
     finally:
-        pool.shutdown(wait=False, cancel_futures=True)
+        for future in in_flight:
+            future.cancel()
         progress.close()
     stats.predicted, stats.resumed = len(todo), len(positions) - len(todo)
     stats.wall_s = round(time.perf_counter() - started, 3)

@@ -167,3 +167,15 @@ def test_the_runs_identity_covers_the_extra_fields(server, tmp_path):
     )
     assert changed.returncode == 2
     assert "model.api_extra.top_k was (none), now 1" in changed.stderr
+
+
+def test_a_name_the_real_server_does_not_serve_stops_the_run_with_exit_2(server, tmp_path):
+    """transformers serve answers a wrong model name with 400 ("Server is pinned to …"): the
+    run stops at the first answer (before: every item failed, 0%, exit 0)."""
+    argv = eval_argv(server, tmp_path / "out", tmp_path / "data", "ShapesMCQ")
+    argv[argv.index("-m") + 1] = "tiny-vlm"
+    done = subprocess.run(argv, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 2, done.stderr
+    errors = [line for line in done.stderr.splitlines() if line.startswith("vlmeval: error:")]
+    assert len(errors) == 1, done.stderr
+    assert "Server is pinned to" in errors[0] and "check --model" in errors[0]

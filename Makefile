@@ -2,7 +2,6 @@
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
-TORCH_PINS ?= torch==2.14.1 torchvision==0.29.1
 # The tests run with the venv when there is one, else with the python3 on PATH
 # (the image's, or a GPU machine's that already has the dependencies).
 PY := $(if $(wildcard $(BIN)/python),$(BIN)/python,$(PYTHON))
@@ -26,29 +25,18 @@ install: $(BIN)/vlmeval
 	@echo "make install: done. vlmeval is $(BIN)/vlmeval (venv $$(du -sh $(VENV)/ | cut -f1));" \
 		"put it on PATH in this shell with:  . $(VENV)/bin/activate"
 
-$(BIN)/vlmeval: pyproject.toml
+# The venv holds the image's versions: every package from docker/requirements.lock (hashes
+# checked, as docker/Dockerfile installs it), then this project and its test tools, which
+# change none of the locked versions (tests/test_provenance.py holds them to the lock).
+$(BIN)/vlmeval: pyproject.toml docker/requirements.lock
 	@echo "make install: [1/3] a venv in $(VENV) with $(PYTHON)"
 	$(PYTHON) -m venv $(VENV)
-	@echo "make install: [2/3] $(TORCH_PINS) (about 5 GB installed, most of it CUDA libraries)"
-	$(BIN)/pip install --progress-bar on $(TORCH_PINS)
-	@echo "make install: [3/3] this project, transformers and the test tools"
-	$(BIN)/pip install --progress-bar on -e '.[test]'
+	@echo "make install: [2/3] docker/requirements.lock: torch, transformers, ... as the image has them (about 5 GB installed, most of it CUDA libraries)"
+	$(BIN)/pip install --progress-bar on --require-hashes --only-binary=:all: \
+		-r docker/requirements.lock
+	@echo "make install: [3/3] this project and the test tools"
+	$(BIN)/pip install --progress-bar on --no-build-isolation -e '.[test]'
 	touch $@
-
-# The CPU suite in two tiers (.ci/run runs both, fast first). `make test`: every test not
-# marked slow, about 2 minutes on 2 cores. `make test-slow`: the end-to-end tier, the tests
-# marked slow (real torchrun and gloo ranks, model loads, whole runs that wait out a timeout
-# or a grace period), about 6 minutes. TESTS narrows either tier to some files or node ids
-# (`make test TESTS=tests/test_supervisor.py`); files with no test of that tier are then no
-# error (pytest's exit 5, "no tests collected", counts as a pass only when TESTS is given).
-NOT_OTHER_TIERS := not gpu and not container and not parity
-TESTS ?=
-define tier
-	@echo "$(BIN)/pytest -q -m '$(1)' $(TESTS)"
-	@$(BIN)/pytest -q -m '$(1)' $(TESTS); status=$$?; \
-	if [ $$status -eq 5 ] && [ -n "$(TESTS)" ]; then \
-		echo "make $@: no test of this tier in $(TESTS)"; exit 0; fi; exit $$status
-endef
 
 test: install
 	$(call tier,not slow and $(NOT_OTHER_TIERS))

@@ -38,6 +38,21 @@ $(BIN)/vlmeval: pyproject.toml docker/requirements.lock
 	$(BIN)/pip install --progress-bar on --no-build-isolation -e '.[test]'
 	touch $@
 
+# The CPU suite in two tiers (.ci/run runs both, fast first). `make test`: every test not
+# marked slow, about 2 minutes on 2 cores. `make test-slow`: the end-to-end tier, the tests
+# marked slow (real torchrun and gloo ranks, model loads, whole runs that wait out a timeout
+# or a grace period), about 6 minutes. TESTS narrows either tier to some files or node ids
+# (`make test TESTS=tests/test_supervisor.py`); files with no test of that tier are then no
+# error (pytest's exit 5, "no tests collected", counts as a pass only when TESTS is given).
+NOT_OTHER_TIERS := not gpu and not container and not parity
+TESTS ?=
+define tier
+	@echo "$(BIN)/pytest -q -m '$(1)' $(TESTS)"
+	@$(BIN)/pytest -q -m '$(1)' $(TESTS); status=$$?; \
+	if [ $$status -eq 5 ] && [ -n "$(TESTS)" ]; then \
+		echo "make $@: no test of this tier in $(TESTS)"; exit 0; fi; exit $$status
+endef
+
 test: install
 	$(call tier,not slow and $(NOT_OTHER_TIERS))
 

@@ -153,6 +153,19 @@ def dry_run_with_node(*args: str) -> tuple[dict, list[str], dict]:
         (
             gpus(2),
             {},
+            ["--max-new-tokens", "99999999999999999999"],
+            "--max-new-tokens is 99999999999999999999: it must be at most 65,536 (tokens per "
+            "answer)",
+        ),
+        (
+            gpus(2),
+            {"VLMEVAL_BATCH_SIZE": "4097"},
+            [],
+            "--batch-size is 4097: it must be at most 4,096 (items per generate call)",
+        ),
+        (
+            gpus(2),
+            {},
             ["--limit", "0"],
             "--limit is 0: it must be 1 or more (items per dataset; leave it out to evaluate them "
             "all)",
@@ -264,6 +277,7 @@ def test_an_output_path_that_is_a_file_or_under_one_is_refused(workspace):
         f"--output {workspace / 'file'} is a file, not a directory: point --output elsewhere"
     )
     under = eval_(*TINY, "--device", "cpu", "--output", "file/out")
+    assert under.exit_code == 3
     assert error_of(under) == (
         f"--output {workspace / 'file/out'} is not writable (Not a directory); mount a writable "
         "volume there (docker run -v $PWD/outputs:/outputs) or run as the directory's owner "
@@ -274,7 +288,7 @@ def test_an_output_path_that_is_a_file_or_under_one_is_refused(workspace):
 def test_an_output_dir_the_kernel_refuses_is_not_writable():
     # /proc refuses new entries even to root, so this holds whoever runs the tests.
     result = eval_(*TINY, "--device", "cpu", "--output", "/proc/vlmeval-test/out")
-    assert result.exit_code == 2
+    assert result.exit_code == 3, "a directory the run may not write to: the environment's"
     assert re.fullmatch(
         r"--output /proc/vlmeval-test/out is not writable \(.+\); mount a writable volume .*",
         error_of(result),
@@ -287,6 +301,7 @@ def test_a_read_only_output_dir_is_not_writable(workspace):
     locked.mkdir(mode=0o555)
     result = eval_(*TINY, "--device", "cpu", "--output", str(locked))
     assert error_of(result).startswith(f"--output {locked} is not writable (Permission denied)")
+    assert result.exit_code == 3
 
 
 def test_a_data_dir_must_be_a_directory_or_creatable(workspace):
@@ -298,6 +313,7 @@ def test_a_data_dir_must_be_a_directory_or_creatable(workspace):
         "LMUData) at the directory that holds the dataset TSVs"
     )
     under = eval_(*TINY, "--device", "cpu", "--data-dir", "file/data")
+    assert under.exit_code == 3
     assert error_of(under) == (
         f"--data-dir {workspace / 'file/data'} does not exist and cannot be created "
         f"({workspace / 'file'} is not writable): create it, or point --data-dir (or LMUData) at "

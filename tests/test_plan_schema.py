@@ -43,6 +43,14 @@ EDITS = [
     (lambda p: p.update(seed=1.5), "seed: Input should be a valid integer (got 1.5)"),
     (lambda p: p["model"].update(batch_size=True), "model.batch_size: Input should be a valid"),
     (
+        lambda p: p["model"].update(max_new_tokens=10**20),
+        "model.max_new_tokens: Input should be less than or equal to 65536",
+    ),
+    (
+        lambda p: p["model"].update(batch_size=4097),
+        "model.batch_size: Input should be less than or equal to 4096",
+    ),
+    (
         lambda p: p["datasets"][0].update(name="../ShapesVQA"),
         "datasets[0].name: String should match pattern",
     ),

@@ -22,7 +22,8 @@ from pathlib import Path
 
 from vlmeval_core.datasets.registry import DatasetRef, resolve_dataset
 from vlmeval_core.endpoint import options
-from vlmeval_core.errors import UsageError
+from vlmeval_core.errors import RuntimeFailure, UsageError
+from vlmeval_core.models.record import BATCH_SIZE_LIMIT, MAX_NEW_TOKENS_LIMIT
 from vlmeval_core.models.registry import registered, resolve_model
 from vlmeval_core.node import NodeSettings
 from vlmeval_core.prompt_families import FAMILIES
@@ -74,7 +75,8 @@ def resolve_launch(
     request: EvalRequest,
     discover: Callable[[], gpu_discovery.Inventory] = gpu_discovery.discover,
 ) -> Launch:
-    """Validate ``request`` and build its plan; the first problem raises UsageError.
+    """Validate ``request`` and build its plan; the first problem raises UsageError
+    (RuntimeFailure for a directory the run may not write to or read).
 
     Creates the output directory (the volume's root) to prove it writable, also
     for ``--dry-run``; the run directory and plan.json are left to the caller.
@@ -213,6 +215,13 @@ def _check_numbers(request: EvalRequest) -> None:
     for flag, value, meaning in at_least_one:
         if value is not None and value < 1:
             raise UsageError(f"{flag} is {value}: it must be 1 or more ({meaning})")
+    at_most = [
+        ("--batch-size", request.batch_size, BATCH_SIZE_LIMIT, "items per generate call"),
+        ("--max-new-tokens", request.max_new_tokens, MAX_NEW_TOKENS_LIMIT, "tokens per answer"),
+    ]
+    for flag, value, limit, meaning in at_most:
+        if value is not None and value > limit:
+            raise UsageError(f"{flag} is {value}: it must be at most {limit:,} ({meaning})")
     if request.max_restarts < 0:
         raise UsageError(
             f"--max-restarts is {request.max_restarts}: it must be 0 or more "
@@ -343,14 +352,16 @@ def check_output_dir(path: Path, *, create: bool = True) -> None:
     """The output directory must be a writable directory: create it and write a probe file.
 
     With ``create=False`` nothing is created: an existing directory gets the probe,
-    a missing one needs a writable nearest existing parent.
+    a missing one needs a writable nearest existing parent. A file in its place is a
+    UsageError (exit 2); a directory the run may not write to is the environment's
+    failure, a RuntimeFailure (exit 3).
     """
     if path.exists() and not path.is_dir():
         raise UsageError(f"--output {path} is a file, not a directory: point --output elsewhere")
     if not path.exists() and not create:
         parent = _nearest_existing(path)
         if not parent.is_dir() or not os.access(parent, os.W_OK | os.X_OK):
-            raise UsageError(
+            raise RuntimeFailure(
                 f"--output {path} cannot be created: {parent} is not writable; {_FIX_OUTPUT}"
             )
         return
@@ -362,7 +373,7 @@ def check_output_dir(path: Path, *, create: bool = True) -> None:
         probe.unlink()
     except OSError as exc:
         reason = exc.strerror or type(exc).__name__
-        raise UsageError(f"--output {path} is not writable ({reason}); {_FIX_OUTPUT}") from None
+        raise RuntimeFailure(f"--output {path} is not writable ({reason}); {_FIX_OUTPUT}") from None
 
 
 def check_data_dir(path: Path) -> None:
@@ -370,7 +381,8 @@ def check_data_dir(path: Path) -> None:
 
     The worker's rank 0 creates a missing data directory and fills it, so here it
     is enough that its nearest existing parent is writable. An existing one may
-    be a read-only mount of prepared TSVs.
+    be a read-only mount of prepared TSVs. A file in its place is a UsageError (exit 2);
+    a directory that cannot be read or created, a RuntimeFailure (exit 3).
     """
     if path.exists():
         if not path.is_dir():
@@ -379,14 +391,14 @@ def check_data_dir(path: Path) -> None:
                 "at the directory that holds the dataset TSVs"
             )
         if not os.access(path, os.R_OK | os.X_OK):
-            raise UsageError(
+            raise RuntimeFailure(
                 f"--data-dir {path} is not readable by uid {os.getuid()}: make it readable "
                 "(chmod, or docker run -u with the owner's uid), or mount another directory"
             )
         return
     parent = _nearest_existing(path)
     if not parent.is_dir() or not os.access(parent, os.W_OK | os.X_OK):
-        raise UsageError(
+        raise RuntimeFailure(
             f"--data-dir {path} does not exist and cannot be created ({parent} is not writable): "
             "create it, or point --data-dir (or LMUData) at a writable directory"
         )

@@ -10,7 +10,8 @@ that every rank builds from (and :mod:`vlmeval_core.identity` covers). Torch-fre
   ``local`` (a ``save_pretrained`` directory) or ``api`` (the model as the server names
   it), and the id, directory or served name.
 - ``dtype``, ``revision``, ``trust_remote_code``, ``gpus_per_model``: how it is loaded.
-- ``batch_size``, ``max_new_tokens``: how it generates (greedy).
+- ``batch_size``, ``max_new_tokens``: how it generates (greedy); at most
+  :data:`BATCH_SIZE_LIMIT` and :data:`MAX_NEW_TOKENS_LIMIT`.
 - ``processor``: keyword arguments of ``AutoProcessor.from_pretrained``, as VLMEvalKit's
   ``vlmeval/config.py`` gives them (Qwen2-VL's ``min_pixels``/``max_pixels``).
 - ``prompt_family``: a name of :data:`vlmeval_core.prompt_families.FAMILIES`.
@@ -21,7 +22,7 @@ that every rank builds from (and :mod:`vlmeval_core.identity` covers). Torch-fre
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import Field, field_validator
 from pydantic.dataclasses import dataclass
@@ -30,6 +31,12 @@ from vlmeval_core.prompt_families import FAMILIES
 from vlmeval_core.schema import STRICT, Dtype, ImageHandling, NonEmpty, Positive
 
 ProcessorValue = bool | int | float | str
+
+BATCH_SIZE_LIMIT = 4096
+"""The most items one generate call may take (``--batch-size``)."""
+
+MAX_NEW_TOKENS_LIMIT = 65536
+"""The most tokens one answer may generate (``--max-new-tokens``)."""
 
 
 @dataclass(frozen=True, config=STRICT)
@@ -42,8 +49,8 @@ class ModelSpec:
     revision: str | None = None
     dtype: Dtype = "auto"
     trust_remote_code: bool = False
-    batch_size: Positive = 8
-    max_new_tokens: Positive = 32
+    batch_size: Annotated[int, Field(ge=1, le=BATCH_SIZE_LIMIT)] = 8
+    max_new_tokens: Annotated[int, Field(ge=1, le=MAX_NEW_TOKENS_LIMIT)] = 32
     gpus_per_model: Positive = 1
     backend: Literal["transformers", "api"] = "transformers"
     processor: dict[str, ProcessorValue] = Field(default_factory=dict)

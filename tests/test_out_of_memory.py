@@ -128,3 +128,43 @@ def test_an_item_out_of_memory_alone_ends_the_run_with_exit_3(tmp_path, dataset)
     assert read_checkpoints(tmp_path, dataset.frame["index"]) == {}, (
         "no item is recorded as answered (or as wrong)"
     )
+
+
+class HostModel:
+    """A model on the CPU whose attention for a "huge" prompt asks the host for 8 TiB: the
+    real allocation, refused by torch's CPU allocator."""
+
+    def __init__(self) -> None:
+        self.batch_sizes: list[int] = []
+
+    def encode(self, batch):
+        return Encoded(prompts=[prompt for _, prompt in batch])
+
+    def generate_encoded(self, inputs: Encoded, max_new_tokens: int) -> Generation:
+        prompts = inputs["prompts"]
+        self.batch_sizes.append(len(prompts))
+        if any("huge" in str(p) for p in prompts):
+            torch.empty(2**43, dtype=torch.uint8)
+        texts = [f"answer {len(p)}" for p in prompts]
+        return Generation(texts, prompt_tokens=len(prompts), generated_tokens=len(prompts))
+
+
+def test_an_item_the_host_cannot_hold_even_alone_fails_alone_and_the_run_goes_on(tmp_path, dataset):
+    """Before, a host allocation failure was not taken for out of memory: the whole batch was
+    lost, and every rerun failed the same way."""
+    from vlmeval_core.inference import is_out_of_memory
+
+    huge = dataset.frame.copy()
+    huge.loc[1, "question"] = "huge " + huge.loc[1, "question"]
+    model = HostModel()
+    frame, dataset.frame = dataset.frame, huge
+    try:
+        stats, records = predict(dataset, tmp_path, model, batch_size=4, n=4)
+    finally:
+        dataset.frame = frame
+    assert sorted(records) == [0, 1, 2, 3]
+    error = records[1]["error"]
+    assert error.startswith("out of memory even alone:") and "can't allocate memory" in error
+    assert all(records[i]["error"] is None and records[i]["prediction"] for i in (0, 2, 3))
+    assert stats.errors == 1 and model.batch_sizes == [4, 2, 1, 1, 1, 1]
+    assert is_out_of_memory(MemoryError())

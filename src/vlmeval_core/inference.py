@@ -218,12 +218,23 @@ _OUT_OF_MEMORY_MESSAGES = (
     "CUDNN_STATUS_NOT_ENOUGH_WORKSPACE",
 )
 
+_HOST_OUT_OF_MEMORY = "DefaultCPUAllocator: can't allocate memory"
+"""How torch's CPU allocator says that the host refused an allocation."""
+
+
+def is_host_out_of_memory(exc: BaseException) -> bool:
+    """An allocation the host's memory refused: torch's CPU allocator, or Python's own."""
+    return isinstance(exc, MemoryError) or (
+        isinstance(exc, RuntimeError) and _HOST_OUT_OF_MEMORY in str(exc)
+    )
+
 
 def is_out_of_memory(exc: BaseException) -> bool:
-    """torch's OutOfMemoryError, or a RuntimeError that is an allocation failure on the GPU."""
+    """torch's OutOfMemoryError, a RuntimeError that is an allocation failure on the GPU, or
+    one the host refused."""
     import torch
 
-    if isinstance(exc, torch.OutOfMemoryError):
+    if isinstance(exc, torch.OutOfMemoryError) or is_host_out_of_memory(exc):
         return True
     text = str(exc)
     return isinstance(exc, RuntimeError) and any(m in text for m in _OUT_OF_MEMORY_MESSAGES)
@@ -232,9 +243,13 @@ def is_out_of_memory(exc: BaseException) -> bool:
 class BatchRunner:
     """Generates for prepared batches; a batch that runs out of memory is split in halves.
 
-    Halving goes down to a single item; an item that is out of memory even alone
-    ends the run (RuntimeFailure, exit 3) rather than being scored wrong. Once a
-    split was needed, later batches are cut to the largest size that worked.
+    Halving goes down to a single item. An item that is out of the GPU's memory even
+    alone ends the run (RuntimeFailure, exit 3) rather than being scored wrong: the
+    fix is a setting (``--max-new-tokens``, ``--gpus-per-model``). An item whose
+    allocation the host refuses even alone (a prompt whose attention would take a
+    terabyte, say) fails alone, with the allocator's words, and the run goes on:
+    on the CPU no setting fixes it, and every rerun would meet it again. Once a split
+    was needed, later batches are cut to the largest size that worked.
 
     A failed attempt's memory is freed before the retry: the retry runs after the
     ``except`` block (so the traceback, and with it the failed ``generate``'s frames,
@@ -320,16 +335,18 @@ class BatchRunner:
         inputs = prepared.take_inputs() if prepared is not None else None
         if inputs is None:
             inputs = self._encode(items)
-        generation, out_of_memory = None, None
+        generation, out_of_memory, on_host = None, None, False
         try:
             generation = self.model.generate_encoded(inputs, self.max_new_tokens)
         except Exception as exc:
             if not is_out_of_memory(exc):
                 raise
-            out_of_memory = _first_line(exc)
+            out_of_memory, on_host = _first_line(exc), is_host_out_of_memory(exc)
         del inputs  # with the traceback gone, nothing holds the failed attempt's tensors
         if generation is None:
             _release_cuda_memory()
+            if len(items) == 1 and on_host:
+                return [(positions[0], "", f"out of memory even alone: {out_of_memory}")]
             if len(items) == 1:
                 raise RuntimeFailure(
                     f"out of memory even for a batch of one item ({out_of_memory}); lower "

@@ -30,6 +30,7 @@ see :func:`write_manifest`.
 from __future__ import annotations
 
 import csv
+import io
 import itertools
 import json
 import logging
@@ -162,12 +163,18 @@ def _write_xlsx(handle: IO[bytes], sheet: pd.DataFrame) -> None:
     openpyxl would turn a string that starts with ``=`` into a live formula
     (``=HYPERLINK(…)``, ``=cmd|…``); typed as text, it shows and reads back
     (``pandas.read_excel``) as the very string.
+
+    The workbook is built in memory and written to ``handle`` in one piece: openpyxl
+    leaves its ZipFile open when a write to the file fails (a full disk), and that
+    ZipFile, when collected, fails again with a stray "Exception ignored" traceback.
     """
     book = Workbook(write_only=True)
     page = book.create_sheet("Sheet1")
     for row in itertools.chain([sheet.columns], sheet.itertuples(index=False, name=None)):
         page.append([_text_cell(page, v) if isinstance(v, str) else v for v in row])
-    book.save(handle)
+    built = io.BytesIO()
+    book.save(built)
+    handle.write(built.getbuffer())
 
 
 def _text_cell(page: Any, text: str) -> WriteOnlyCell:

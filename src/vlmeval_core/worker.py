@@ -144,10 +144,15 @@ def run(plan: Plan, node: NodeSettings, info: distributed.RankInfo) -> None:
             family=FAMILIES[plan.model.prompt_family],
             images=plan.model.images,
         )
+        how = (
+            f"up to {width} requests in flight"
+            if plan.endpoint
+            else f"batch size {stats.batch_size}"
+        )
         log(
             info,
             f"{dataset.name}: predicted {stats.predicted}, resumed {stats.resumed}, "
-            f"{stats.errors} item error(s), batch size {stats.batch_size}, {stats.wall_s} s",
+            f"{stats.errors} item error(s), {how}, {stats.wall_s} s",
         )
         distributed.barrier()
         if info.is_main:

@@ -9,17 +9,29 @@ it ends (:func:`conclude`, which also releases the run lock). An attempt killed
 outright (SIGKILL, power loss) has no end record: its exit stays unknown (null),
 and its wall time is not counted. The manifest lists them all (:func:`history`).
 The launcher tells the supervisor which attempt it runs through ``VLMEVAL_RUN_ATTEMPT``
-(JSON: attempts file, attempt id, lock file and descriptor). Torch-free.
+(JSON: attempts file, attempt id, lock file and descriptor, and the monotonic clock's
+reading at the start).
+
+An attempt's ``wall_s`` comes from the monotonic clock of its host (the end record
+carries it), so a wall clock that steps back or forward (NTP, a VM resumed) does not
+change it; an end record without it (older runs) falls back on ``ended - started``,
+unknown (null) where that is negative. A record that is not what this module writes
+(not JSON, a field missing or of another type, a time without its timezone) is
+skipped with one warning naming the file and line: the manifest of a finished run
+never fails over a hand-edited or torn attempts file. Torch-free.
 """
 
 from __future__ import annotations
 
 import json
+import math
 import os
 import socket
+import sys
+import time
 import uuid
-from collections.abc import Mapping
-from dataclasses import asdict, dataclass
+from collections.abc import Iterator, Mapping
+from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -44,10 +56,17 @@ class Attempt:
     batch_size: int
     gpus_per_model: int
     limit: int | None
+    clock: float = field(default=0.0, compare=False)
+    """``time.monotonic()`` at the start, on this host: what ``wall_s`` is measured from."""
 
 
 def now() -> str:
     return datetime.now(UTC).isoformat(timespec="milliseconds")
+
+
+def elapsed_s(clock: float) -> float:
+    """Seconds since the monotonic reading ``clock`` (never negative)."""
+    return round(max(0.0, time.monotonic() - clock), 3)
 
 
 def start(
@@ -72,8 +91,10 @@ def start(
         batch_size=batch_size,
         gpus_per_model=gpus_per_model,
         limit=limit,
+        clock=time.monotonic(),
     )
-    append_jsonl(attempts_file(run_dir, node_rank), [{"event": "start", **asdict(attempt)}])
+    record = {k: v for k, v in asdict(attempt).items() if k != "clock"}
+    append_jsonl(attempts_file(run_dir, node_rank), [{"event": "start", **record}])
     return attempt
 
 
@@ -86,7 +107,13 @@ def handover(run_dir: Path, attempt: Attempt, lock: run_lock.RunLock) -> dict[st
     release; makes the lock's descriptor survive the exec."""
     os.set_inheritable(lock.fd, True)
     file = attempts_file(run_dir, attempt.node_rank)
-    value = {"file": str(file), "id": attempt.id, "lock": str(lock.path), "lock_fd": lock.fd}
+    value = {
+        "file": str(file),
+        "id": attempt.id,
+        "lock": str(lock.path),
+        "lock_fd": lock.fd,
+        "clock": attempt.clock,
+    }
     return {ENV_VARIABLE: json.dumps(value)}
 
 
@@ -103,11 +130,11 @@ def conclude(exit_code: int, environ: Mapping[str, str] | None = None) -> int:
     fd = int(handed["lock_fd"])
     if not run_lock.holds(fd, Path(handed["lock"])):
         return exit_code  # a variable inherited from elsewhere: not this process's attempt
+    end = {"event": "end", "id": handed["id"], "ended": now(), "exit": exit_code}
+    if isinstance(handed.get("clock"), int | float):
+        end["wall_s"] = elapsed_s(handed["clock"])
     try:
-        append_jsonl(
-            handed["file"],
-            [{"event": "end", "id": handed["id"], "ended": now(), "exit": exit_code}],
-        )
+        append_jsonl(handed["file"], [end])
     finally:
         run_lock.release(fd)
     return exit_code
@@ -119,35 +146,136 @@ def current_id(environ: Mapping[str, str] | None = None) -> str | None:
     return json.loads(raw)["id"] if raw else None
 
 
-def history(run_dir: Path, finishing: str | None = None) -> list[dict[str, Any]]:
+def current_wall_s(environ: Mapping[str, str] | None = None) -> float | None:
+    """Seconds since this process's attempt started, by the monotonic clock (None: unknown)."""
+    raw = (os.environ if environ is None else environ).get(ENV_VARIABLE)
+    clock = json.loads(raw).get("clock") if raw else None
+    return elapsed_s(clock) if isinstance(clock, int | float) else None
+
+
+def history(
+    run_dir: Path, finishing: str | None = None, exit_code: int = 0
+) -> list[dict[str, Any]]:
     """Every attempt with ``ended``, ``exit`` and ``wall_s`` (None where unknown).
 
     ``finishing`` is the attempt that is completing the run right now: it ends now,
-    with exit 0.
+    with ``exit_code``, its ``wall_s`` the monotonic time since it started
+    (:func:`current_wall_s`). Records that do not read as this module's are skipped,
+    each with one warning naming its file and line.
     """
-    records = [r for p in sorted(run_dir.glob("attempts.node-*.jsonl")) for r in read_jsonl(p)]
-    starts = sorted((r for r in records if r.get("event") == "start"), key=lambda r: r["started"])
-    attempts = {r["id"]: {**r, "ended": None, "exit": None} for r in starts}
+    records = list(_valid_records(run_dir))
+    starts = sorted((r for r in records if r["event"] == "start"), key=lambda r: r["_started"])
+    attempts = {r["id"]: {**r, "ended": None, "exit": None, "wall_s": None} for r in starts}
     for record in records:
-        if record.get("event") == "end" and record.get("id") in attempts:
-            attempts[record["id"]].update(ended=record["ended"], exit=record["exit"])
+        if record["event"] == "end" and record["id"] in attempts:
+            attempt = attempts[record["id"]]
+            wall = record.get("wall_s")
+            if wall is None:  # an older end record: the wall clock's difference, if sane
+                wall = _seconds(attempt["_started"], record["_ended"])
+            attempt.update(ended=record["ended"], exit=record["exit"], wall_s=wall)
     if finishing in attempts:
-        attempts[finishing].update(ended=now(), exit=0)
+        attempt, ended = attempts[finishing], now()
+        wall = current_wall_s()
+        if wall is None:  # a launcher that handed no clock
+            wall = _seconds(attempt["_started"], datetime.fromisoformat(ended))
+        attempt.update(ended=ended, exit=exit_code, wall_s=wall)
     for attempt in attempts.values():
-        del attempt["event"]
-        attempt["wall_s"] = _seconds(attempt["started"], attempt["ended"])
+        for key in ("event", "_started", "_line"):
+            del attempt[key]
     return list(attempts.values())
 
 
 def total_wall_s(attempts: list[dict[str, Any]]) -> float:
-    """Wall time over the attempts of node 0 whose end is known."""
+    """Wall time over the attempts of node 0 whose end is known (never negative)."""
     return round(
-        sum(a["wall_s"] for a in attempts if a["node_rank"] == 0 and a["wall_s"] is not None), 3
+        sum(
+            a["wall_s"]
+            for a in attempts
+            if a["node_rank"] == 0 and a["wall_s"] is not None and a["wall_s"] >= 0
+        ),
+        3,
     )
 
 
-def _seconds(started: str, ended: str | None) -> float | None:
-    if ended is None:
+_START_FIELDS: dict[str, tuple[type, ...]] = {
+    "id": (str,),
+    "node_rank": (int,),
+    "host": (str,),
+    "started": (str,),
+    "world_size": (int,),
+    "nproc": (int,),
+    "nnodes": (int,),
+    "batch_size": (int,),
+    "gpus_per_model": (int,),
+    "limit": (int, type(None)),
+}
+_END_FIELDS: dict[str, tuple[type, ...]] = {
+    "id": (str,),
+    "ended": (str,),
+    "exit": (int, type(None)),
+}
+
+
+def _valid_records(run_dir: Path) -> Iterator[dict[str, Any]]:
+    """Each record of the run's attempts files that reads as a start or an end record,
+    with its times parsed (``_started``, ``_ended``); the others are warned about."""
+    for path in sorted(Path(run_dir).glob("attempts.node-*.jsonl")):
+        for line, record in enumerate(read_jsonl(path), start=1):
+            problem = _problem(record)
+            if problem is not None:
+                print(
+                    f"vlmeval: warning: {path}: line {line}: {problem}; the record is skipped "
+                    "(the manifest lists the attempts of the other records)",
+                    file=sys.stderr,
+                    flush=True,
+                )
+                continue
+            assert record is not None
+            yield {**record, "_line": line}
+
+
+def _problem(record: dict[str, Any] | None) -> str | None:
+    """Why ``record`` is no attempts record (None: it is one); parses its times in place."""
+    if record is None:
+        return "not a JSON object"
+    event = record.get("event")
+    fields = {"start": _START_FIELDS, "end": _END_FIELDS}.get(event)  # type: ignore[arg-type]
+    if fields is None:
+        return f"event {event!r} is neither 'start' nor 'end'"
+    for name, types in fields.items():
+        value = record.get(name)
+        if not isinstance(value, types) or isinstance(value, bool):
+            return f"{event} record: {name} {value!r} is not a {' or '.join(_names(types))}"
+    stamp = "started" if event == "start" else "ended"
+    parsed = _aware_time(record[stamp])
+    if parsed is None:
+        return f"{event} record: {stamp} {record[stamp]!r} is not an ISO time with a timezone"
+    record[f"_{stamp}"] = parsed
+    wall = record.get("wall_s")
+    if event == "end" and wall is not None:
+        if isinstance(wall, bool) or not isinstance(wall, int | float):
+            return f"end record: wall_s {wall!r} is not a number"
+        if not math.isfinite(wall) or wall < 0:
+            return f"end record: wall_s {wall!r} is not a finite number of seconds, 0 or more"
+    return None
+
+
+def _names(types: tuple[type, ...]) -> list[str]:
+    return [
+        "null" if t is type(None) else {"str": "string", "int": "whole number"}[t.__name__]
+        for t in types
+    ]
+
+
+def _aware_time(text: str) -> datetime | None:
+    try:
+        parsed = datetime.fromisoformat(text)
+    except ValueError:
         return None
-    delta = datetime.fromisoformat(ended) - datetime.fromisoformat(started)
-    return round(delta.total_seconds(), 3)
+    return parsed if parsed.utcoffset() is not None else None
+
+
+def _seconds(started: datetime, ended: datetime) -> float | None:
+    """``ended - started`` by the wall clock; None where the clock stepped back."""
+    delta = round((ended - started).total_seconds(), 3)
+    return delta if delta >= 0 else None

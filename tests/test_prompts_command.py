@@ -88,3 +88,22 @@ def test_bad_input_is_one_line_and_exit_2(data_dir):
     assert limit.exit_code == 2 and "--limit is 0" in limit.stderr
     family = prompts("-m", "tiny-vlm", "-d", "ShapesMCQ", "--prompt-family", "nope")
     assert family.exit_code == 2 and "--prompt-family 'nope'" in family.stderr
+
+
+def test_a_tsv_named_pope_gets_popes_prompt_whatever_its_answers(tmp_path, data_dir, caplog):
+    tsv = tmp_path / "POPE.tsv"
+    tsv.write_text(
+        "index\timage_path\tquestion\tanswer\tcategory\n"
+        "1\tx.png\tIs there a cat in the image?\tYes\trandom\n"
+        "2\tx.png\tIs there a dog in the image?\tdog\trandom\n"
+    )
+    result = prompts("-m", "Qwen2-VL-2B-Instruct", "-d", str(tsv), "--json")
+    assert result.exit_code == 0, result.stderr
+    texts = [json.loads(line)["messages"][-1]["value"] for line in result.stdout.splitlines()]
+    assert texts == [
+        "Is there a cat in the image? Please answer yes or no.",
+        "Is there a dog in the image? Please answer yes or no.",
+    ]  # Qwen2-VL's POPE prompt, not its VQA one
+    (warning,) = [r.getMessage() for r in caplog.records]  # stderr outside pytest
+    assert warning.startswith(f"vlmeval: warning: {tsv}: ")
+    assert "scored as yorn (the kind of POPE" in warning

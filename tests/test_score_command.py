@@ -11,7 +11,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from catalog_fixtures import hallusion, tsv_bytes
+from catalog_fixtures import hallusion, mme, tsv_bytes
 from vlmeval_core.datasets.on_disk import ensure_on_disk
 from vlmeval_core.datasets.registry import resolve_dataset
 from vlmeval_core.datasets.tsv import load_tsv
@@ -49,7 +49,9 @@ def test_a_vlmevalkit_result_file_is_scored_into_evals_layout(tmp_path, shapes_m
     done = vlmeval("score", str(result), "-d", "ShapesMCQ", data_dir=data_dir)
     assert done.returncode == 0, done.stderr
     out = tmp_path / "runs" / "ShapesMCQ"  # default: beside PREDICTIONS
-    assert done.stdout.startswith("ShapesMCQ: accuracy 0.8333 on 240 items (0 unparsed)")
+    # the score as eval's summary shows it (report.score_text), not 0.8333
+    assert done.stdout.startswith("ShapesMCQ: accuracy 83.3% on 240 items (0 unparsed)")
+    assert done.stderr == ""
     assert sorted(p.name for p in out.iterdir()) == [
         "Qwen2-VL-2B-Instruct_ShapesMCQ.xlsx",
         "Qwen2-VL-2B-Instruct_ShapesMCQ_acc.csv",
@@ -83,6 +85,82 @@ def test_a_predictions_jsonl_is_rescored_and_names_the_model_of_its_run(tmp_path
     assert (scores["n"], scores["errors"], scores["unparsed"]) == (240, 1, 0)
     assert scores["overall"] == pytest.approx(239 / 240)
     assert (out / "ShapesMCQ" / "tiny-vlm_ShapesMCQ_acc.csv").is_file()
+
+
+def test_a_predictions_jsonl_in_evals_layout_is_rescored_in_its_own_directory(tmp_path, shapes_mcq):
+    data_dir, rows = shapes_mcq
+    run = tmp_path / "outputs" / "tiny-vlm" / "demo" / "ShapesMCQ"
+    run.mkdir(parents=True)
+    records = [
+        {"index": int(i), "prediction": a if int(i) % 10 else "Z"}
+        for i, a in zip(rows["index"], rows["answer"], strict=True)
+    ]
+    (run / "predictions.jsonl").write_text("".join(json.dumps(r) + "\n" for r in records))
+    done = vlmeval("score", str(run / "predictions.jsonl"), "-d", "ShapesMCQ", data_dir=data_dir)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == (
+        f"ShapesMCQ: accuracy 90.0% on 240 items (0 unparsed); results in {run}\n"
+    )  # eval's summary says 90.0% too
+    assert sorted(p.name for p in run.iterdir()) == [
+        "predictions.jsonl",
+        "scores.json",
+        "tiny-vlm_ShapesMCQ.xlsx",
+        "tiny-vlm_ShapesMCQ_acc.csv",
+    ]  # no ShapesMCQ/ShapesMCQ/
+    lines = [json.loads(x) for x in (run / "predictions.jsonl").read_text().splitlines()]
+    assert [(x["index"], x["prediction"]) for x in lines] == [
+        (r["index"], r["prediction"]) for r in records
+    ]  # rewritten in place, every prediction kept
+
+
+def test_points_are_shown_as_evals_summary_shows_them(tmp_path):
+    tsv = tmp_path / "MME.tsv"
+    tsv.write_bytes(tsv_bytes(mme()))
+    source = pd.read_csv(tsv, sep="\t")
+    result = tmp_path / "m_MME.csv"
+    source.assign(prediction=source["answer"])[["index", "prediction"]].to_csv(result, index=False)
+    done = vlmeval("score", str(result), "-d", str(tsv), data_dir=tmp_path)
+    assert done.returncode == 0, done.stderr
+    scores = json.loads((tmp_path / "MME" / "scores.json").read_text())
+    assert done.stdout.startswith(f"MME: mme_score {scores['overall']:.1f} / 2800 on ")
+
+
+def test_yes_no_predictions_scored_as_mcq_get_one_warning_naming_the_file(tmp_path, shapes_mcq):
+    data_dir, rows = shapes_mcq
+    preds = tmp_path / "ShapesYN" / "predictions.jsonl"
+    preds.parent.mkdir()
+    records = [{"index": int(i), "prediction": "Yes", "answer": "Yes"} for i in rows["index"]]
+    preds.write_text("".join(json.dumps(r) + "\n" for r in records))
+    done = vlmeval("score", str(preds), "-d", "ShapesMCQ", "-o", str(tmp_path), data_dir=data_dir)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith("ShapesMCQ: accuracy 0.0% on 240 items (240 unparsed)")
+    assert done.stderr.count("\n") == 1, done.stderr
+    assert done.stderr.startswith(f"vlmeval: warning: {preds}: every answer is Yes or No, ")
+    assert "so it fits yorn, but ShapesMCQ" in done.stderr and "is scored as mcq" in done.stderr
+
+
+def test_a_tsv_named_like_a_benchmark_takes_its_kind_and_says_when_its_answers_do_not_fit(
+    tmp_path,
+):
+    frame = pd.DataFrame(
+        {
+            "index": [1, 2, 3],
+            "image_path": ["x.png"] * 3,
+            "question": ["Is there a cat?"] * 3,
+            "answer": ["Yes", "No", "cat"],
+            "category": ["random"] * 3,
+        }
+    )
+    tsv = tmp_path / "POPE.tsv"
+    frame.to_csv(tsv, sep="\t", index=False)
+    preds = tmp_path / "m_POPE.csv"
+    frame.assign(prediction="Yes")[["index", "prediction"]].to_csv(preds, index=False)
+    done = vlmeval("score", str(preds), "-d", str(tsv), data_dir=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert json.loads((tmp_path / "POPE" / "scores.json").read_text())["metric"] == "pope_f1"
+    assert done.stderr.count("\n") == 1, done.stderr
+    assert done.stderr.startswith(f"vlmeval: warning: {tsv}: ")
+    assert "fits vqa, but it is scored as yorn (the kind of POPE" in done.stderr
 
 
 def test_a_custom_yes_no_tsv_writes_vlmevalkits_score_table(tmp_path):
@@ -120,6 +198,11 @@ def test_a_tsv_named_like_a_benchmark_is_scored_as_it_by_its_text_index(tmp_path
     scores = json.loads((tmp_path / "HallusionBench" / "scores.json").read_text())
     assert scores["metric"] == "hallusion_accuracy"
     assert scores["aAcc"] == pytest.approx((source["answer"] == "Yes").mean())
+    # the xlsx keeps the file's text index in `index`, as VLMEvalKit writes it (its
+    # Hallusion_rating splits it); no renumbered index, no source_index column
+    sheet = pd.read_excel(tmp_path / "HallusionBench" / "m_HallusionBench.xlsx")
+    assert sheet["index"].tolist() == source["index"].tolist()
+    assert "source_index" not in sheet.columns
 
 
 def one_line_error(done: subprocess.CompletedProcess[str]) -> str:

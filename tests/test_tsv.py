@@ -134,3 +134,45 @@ def test_a_ragged_or_binary_file_is_not_a_readable_tsv(tmp_path):
     binary.write_bytes(b"\xff\xfe\x00\x81" * 100)
     with pytest.raises(UsageError, match=r"binary\.tsv: not a readable TSV"):
         load_tsv(binary)
+
+
+def test_a_file_named_like_a_benchmark_takes_its_kind_not_the_one_its_answers_suggest(
+    tmp_path, caplog
+):
+    # VLMEvalKit picks the dataset class by name: POPE.tsv is Y/N whatever its answers
+    path = write_tsv(
+        tmp_path / "POPE.tsv",
+        ["index", "image", "question", "answer", "category"],
+        [[1, RED, "Is there a cat?", "Yes", "random"], [2, RED, "What is it?", "cat", "random"]],
+    )
+    dataset = load_tsv(path, "POPE")
+    assert (dataset.kind, dataset.prompt_style, dataset.metric) == ("yorn", "question", "pope_f1")
+    assert dataset.fits == "vqa"
+    assert [r.getMessage() for r in caplog.records] == [
+        f"vlmeval: warning: {path}: its answers are not all Yes/No and it has no option "
+        "columns, so it fits vqa, but it is scored as yorn (the kind of POPE, the benchmark it "
+        "is named after); a file that is not POPE needs another name"
+    ]
+
+
+def test_a_given_kind_the_answers_do_not_fit_is_one_warning_and_no_warning_when_it_fits(
+    tmp_path, caplog
+):
+    path = write_tsv(
+        tmp_path / "b.tsv",
+        ["index", "image", "question", "A", "B", "answer"],
+        [[1, RED, "Is it red?", "Yes", "No", "A"]],
+    )
+    load_tsv(path, "b", "mcq")
+    load_tsv(path, "b")
+    assert caplog.records == []
+    yes_no = write_tsv(
+        tmp_path / "c.tsv", ["index", "image", "question", "answer"], [[1, RED, "red?", "Yes"]]
+    )
+    assert load_tsv(yes_no, "c", "vqa", warn=False).kind == "vqa"
+    assert caplog.records == []
+    load_tsv(yes_no, "c", "vqa")
+    assert [r.getMessage() for r in caplog.records] == [
+        f"vlmeval: warning: {yes_no}: every answer is Yes or No, so it fits yorn, but it is "
+        f"scored as vqa (the :kind given); pass -d {yes_no}:yorn if yorn is meant"
+    ]

@@ -155,6 +155,25 @@ def test_an_undecodable_image_fails_its_item_only(tmp_path, plan_factory):
     assert scores["n"] == 6 and scores["errors"] == 1
 
 
+def test_a_tsv_named_pope_is_scored_as_pope_with_one_warning_when_its_answers_do_not_fit(
+    tmp_path, plan_factory
+):
+    from vlmeval_core.datasets import shapes
+
+    frame = shapes.generate("ShapesYN", n=6)
+    frame.loc[3, "answer"] = "maybe"  # not Yes/No: the content alone would say VQA
+    path = tmp_path / "POPE.tsv"
+    frame.to_csv(path, sep="\t", index=False)
+    plan = plan_factory([str(path)])
+    done = run_ranks(plan, nproc=2)
+    assert done.returncode == 0, done.stderr[-3000:]
+    warning = f"vlmeval: warning: {path}: its answers are not all Yes/No"
+    assert done.stderr.count(warning) == 1, done.stderr[-3000:]  # one line per run, not per rank
+    assert "scored as yorn (the kind of POPE" in done.stderr
+    scores = json.loads((plan.run_dir / "POPE" / "scores.json").read_text())
+    assert (scores["metric"], scores["n"]) == ("pope_f1", 6)
+
+
 def test_two_nodes_with_their_own_data_volumes_share_one_output_volume(tmp_path, plan_factory):
     """Two torchrun agents on this host play two nodes (c10d rendezvous on 127.0.0.1):
     each prepares the data on its own volume; rank 0 merges into the shared output."""

@@ -277,18 +277,21 @@ predictions.jsonl, scores.json, the xlsx and VLMEvalKit's score table.
     default=None,
     type=click.Path(file_okay=False, path_type=Path),
     metavar="DIR",
-    help="Where <dataset>/ is written.  [default: the directory of PREDICTIONS]",
+    help="Where <dataset>/ is written.  [default: the directory of PREDICTIONS, or its parent "
+    "when that directory is <dataset>/ (eval's layout)]",
 )
 @request_option("data_dir")
 def score_command(predictions: Path, data: str, output: Path | None, data_dir: str) -> None:
     """Score predictions made elsewhere, like VLMEvalKit's --mode eval (no GPU, no torch)."""
+    from vlmeval_core.report import score_text
     from vlmeval_launcher.launch import absolute_path
     from vlmeval_launcher.score import score_predictions
 
     scored = score_predictions(predictions, data, output, absolute_path(data_dir))
     scores = scored.scores
+    score = score_text(scores["metric"], scores["overall"])
     click.echo(
-        f"{scored.dataset}: {scores['metric']} {scores['overall']:.4f} on {scores['n']} items "
+        f"{scored.dataset}: {scores['metric']} {score} on {scores['n']} items "
         f"({scores['unparsed']} unparsed{_item_errors(scores)}); results in {scored.directory}"
     )
 

@@ -4,12 +4,16 @@ PREDICTIONS is a VLMEvalKit result file (``<model>_<dataset>.xlsx``, or a
 ``.tsv`` / ``.csv``, with ``index`` and ``prediction`` columns) or a vlmeval
 ``predictions.jsonl``. The dataset is resolved and loaded as ``eval`` does, each
 of its items is joined to its prediction by index, and the result is scored and
-written in eval's per-dataset layout. No torch: this runs on any machine.
+written in eval's per-dataset layout: ``<output>/<dataset>/``, by default beside
+PREDICTIONS, or PREDICTIONS' own directory when it is already ``<dataset>/``
+(eval's layout), never ``<dataset>/<dataset>/``. A kind the answers do not fit
+is one warning line. No torch: this runs on any machine.
 """
 
 from __future__ import annotations
 
 import json
+import sys
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,7 +23,7 @@ import pandas as pd
 
 from vlmeval_core.datasets.on_disk import dataset_path, ensure_on_disk
 from vlmeval_core.datasets.registry import resolve_dataset
-from vlmeval_core.datasets.tsv import Dataset, load_tsv
+from vlmeval_core.datasets.tsv import KIND_EVIDENCE, Dataset, all_yes_or_no, load_tsv
 from vlmeval_core.errors import UsageError
 from vlmeval_core.report import write_dataset_results
 from vlmeval_core.scoring import score_dataset
@@ -156,12 +160,41 @@ def model_name(predictions: Path, dataset: str) -> str:
     return stem
 
 
+def default_output(predictions: Path, dataset: str) -> Path:
+    """Where ``<dataset>/`` goes without ``--output``: beside PREDICTIONS, or, when PREDICTIONS
+    already lies in a ``<dataset>/`` directory (eval's layout), that directory's parent, so the
+    results are PREDICTIONS' own directory."""
+    directory = predictions.resolve().parent
+    return directory.parent if directory.name == dataset else directory
+
+
+def answers_mismatch(predictions: Path, frame: pd.DataFrame, dataset: Dataset) -> str | None:
+    """The warning line when the ``answer`` column of the predictions file (VLMEvalKit's result
+    files and predictions.jsonl carry one) does not fit the kind ``dataset`` is scored as."""
+    if "answer" not in frame.columns or dataset.fits != dataset.kind:
+        return None  # no answers to judge, or loading the dataset already warned
+    yes_no = all_yes_or_no(frame["answer"])
+    if yes_no == (dataset.kind == "yorn"):
+        return None
+    fits = "yorn" if yes_no else "mcq or vqa"
+    evidence = KIND_EVIDENCE["yorn"] if yes_no else "not every answer is Yes or No"
+    return (
+        f"vlmeval: warning: {predictions}: {evidence}, so it fits {fits}, but {dataset.name} "
+        f"({dataset.path}) is scored as {dataset.kind}; were these predictions made on "
+        "another dataset? (-d names the one they were made on)"
+    )
+
+
 def score_predictions(predictions: Path, data: str, output: Path | None, data_dir: Path) -> Scored:
     """Score ``predictions`` on dataset ``data``; write eval's per-dataset files under
-    ``output`` (default: the predictions file's directory)."""
+    ``output`` (default: :func:`default_output`)."""
     frame = read_predictions(predictions)
-    output = output if output is not None else predictions.resolve().parent
+    if output is None:
+        output = default_output(predictions, resolve_dataset(data).name)
     dataset = load_dataset(data, data_dir, output)
+    warning = answers_mismatch(predictions, frame, dataset)
+    if warning is not None:
+        print(warning, file=sys.stderr, flush=True)
     result = score_dataset(
         dataset.kind,
         join_predictions(dataset, frame, predictions),

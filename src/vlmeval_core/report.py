@@ -5,7 +5,8 @@ Layout (README.md, "Results"; docs/architecture.md, "Files a run writes")::
     <run_dir>/summary.json  summary.md  manifest.json
     <run_dir>/<dataset>/predictions.jsonl      one line per item, sorted by index
     <run_dir>/<dataset>/scores.json            ScoreResult.scores
-    <run_dir>/<dataset>/<stem>.xlsx            the item table (VLMEvalKit's prediction file)
+    <run_dir>/<dataset>/<stem>.xlsx            the item table (VLMEvalKit's prediction file,
+                                               its ``index`` the TSV's own)
     <run_dir>/<dataset>/<stem>_acc.csv         ScoreResult.table (or _score.csv / _score.json)
 
 The table file takes VLMEvalKit's name for the benchmark, the suffix of its
@@ -144,7 +145,14 @@ def _records(items: pd.DataFrame) -> list[dict[str, Any]]:
 
 
 def _item_sheet(items: pd.DataFrame) -> pd.DataFrame:
-    """Dataset columns (no images), then prediction, parsed, correct (and error)."""
+    """Dataset columns (no images), then prediction, parsed, correct (and error).
+
+    ``index`` is the file's own, as VLMEvalKit writes it: a text index
+    (HallusionBench, kept as ``source_index`` while ``index`` numbers the rows
+    for checkpoints) goes back to ``index``, which VLMEvalKit's rating splits.
+    """
+    if "source_index" in items.columns:
+        items = items.assign(index=items["source_index"]).drop(columns=["source_index"])
     front = [c for c in items.columns if c not in SCORED_COLUMNS and c not in DROPPED_COLUMNS]
     back = [c for c in SCORED_COLUMNS if c in items.columns]
     sheet = items[front + back].copy()
@@ -249,16 +257,21 @@ def summary_markdown(summary: Mapping[str, Any]) -> str:
         "|---|---|---:|---:|---:|---:|",
     ]
     for name, row in summary["datasets"].items():
-        overall = row.get("overall")
-        if not isinstance(overall, int | float):
-            score = "—"
-        elif (out_of := points_out_of(str(row.get("metric")))) is not None:
-            score = f"{overall:.1f} / {out_of}"
-        else:
-            score = f"{overall * 100:.1f}%"
+        score = score_text(row.get("metric"), row.get("overall"))
         cells = [name, row.get("metric"), score, *(row.get(k) for k in ("n", "unparsed", "errors"))]
         lines.append("| " + " | ".join(_md(c) for c in cells) + " |")
     return "\n".join(lines) + "\n"
+
+
+def score_text(metric: Any, overall: Any) -> str:
+    """An overall score as people read it: ``95.4%``, or ``1520.5 / 2800`` for a metric that
+    counts points (MME, OCRBench); ``—`` for none. ``summary.md`` and ``vlmeval score``
+    both show it so."""
+    if not isinstance(overall, int | float):
+        return "—"
+    if (out_of := points_out_of(str(metric))) is not None:
+        return f"{overall:.1f} / {out_of}"
+    return f"{overall * 100:.1f}%"
 
 
 def _md(value: Any) -> str:

@@ -80,7 +80,8 @@ def load_dataset(plan: Plan, node: NodeSettings, info: distributed.RankInfo, ind
     if info.local_rank == 0:
         ensure_on_disk(ref, data_dir, run_dir, plan.seed)
     distributed.barrier()
-    dataset = load_tsv(dataset_path(ref, data_dir, run_dir, plan.seed), ref.name, ref.kind)
+    path = dataset_path(ref, data_dir, run_dir, plan.seed)
+    dataset = load_tsv(path, ref.name, ref.kind, warn=info.is_main)  # one warning per run
     if plan.limit is not None:
         dataset.frame = dataset.frame.iloc[: plan.limit].reset_index(drop=True)
     return dataset

@@ -9,7 +9,7 @@ packages over the installed directories, so only the scoring modules and
 
 stdin: ``{"task": NAME, "payload": ...}``; stdout: the task's answer. Tasks:
 ``version``, ``can_infer``, ``yorn_extraction``, ``process_answer``, ``mcq``,
-``yorn``, ``vqa``, ``dump``.
+``yorn``, ``vqa``, ``dump``, ``evaluate_yorn``.
 """
 
 from __future__ import annotations
@@ -123,6 +123,25 @@ def dump_result_file(payload: dict) -> str:
     return payload["path"]
 
 
+def evaluate_yorn(payload: dict) -> dict:
+    """``ImageYORNDataset.evaluate`` (exact matching) on a result file, as ``run.py --mode
+    eval`` calls it: the file is copied to a temporary directory, where evaluate writes its
+    ``_auxmatch.xlsx`` and ``_score.csv``; the score table comes back."""
+    import shutil
+
+    import vlmeval.dataset.utils as utils
+    from vlmeval.dataset.utils import judge_util
+
+    utils.build_judge, utils.DEBUG_MESSAGE = judge_util.build_judge, judge_util.DEBUG_MESSAGE
+    from vlmeval.dataset.image_yorn import ImageYORNDataset
+
+    with tempfile.TemporaryDirectory() as tmp:
+        eval_file = shutil.copy(payload["path"], f"{tmp}/{pathlib.Path(payload['path']).name}")
+        dataset = types.SimpleNamespace(dataset_name=payload["dataset"])  # evaluate reads only it
+        table = ImageYORNDataset.evaluate(dataset, eval_file, model="exact_matching", nproc=1)
+    return {"table": _table(table)}
+
+
 TASKS = {
     "version": lambda _: importlib.metadata.version("nvidia-vlmeval"),
     "can_infer": lambda items: [can_infer(i["text"], dict(i["choices"])) or None for i in items],
@@ -132,6 +151,7 @@ TASKS = {
     "yorn": yorn_rating,
     "vqa": vqa,
     "dump": dump_result_file,
+    "evaluate_yorn": evaluate_yorn,
 }
 
 if __name__ == "__main__":

@@ -4,12 +4,16 @@ Columns: ``index``, ``image`` (base64; a short value equal to another row's
 index reuses that row's image; a JSON list string holds several images) or
 ``image_path`` (relative to the TSV's folder), ``question``, optional
 ``hint``, options ``A``…``Z``, ``answer``, optional ``category``,
-``l2-category``, ``split``. The kind comes from the registry, a ``:kind``
-suffix, or the columns: options → MCQ; every answer yes/no → Y/N; else VQA.
+``l2-category``, ``split``. The kind comes from a ``:kind`` suffix, else the
+registry (a file named like a registered benchmark takes its kind, as
+VLMEvalKit picks the dataset class by name), else the columns: options → MCQ;
+every answer yes/no → Y/N; else VQA. A kind the content does not fit (every
+answer Yes/No under MCQ, say) is one warning line naming the file and the
+kind that fits.
 
 A file loaded under a registered dataset's name gets that entry's handling,
-as VLMEvalKit gives it by name: its prompt style and metric, rows without an
-image left out, and (HallusionBench) a text ``index`` kept as
+as VLMEvalKit gives it by name: its kind, prompt style and metric, rows
+without an image left out, and (HallusionBench) a text ``index`` kept as
 ``source_index`` while ``index`` becomes the row number.
 """
 
@@ -21,6 +25,7 @@ import binascii
 import hashlib
 import io
 import json
+import logging
 import os
 import warnings
 from collections.abc import Iterator
@@ -36,6 +41,8 @@ from vlmeval_core.datasets.prompts import OPTION_LETTERS, build_prompt
 from vlmeval_core.datasets.registry import DATASETS
 from vlmeval_core.errors import UsageError
 from vlmeval_core.files import file_kind
+
+log = logging.getLogger(__name__)
 
 REQUIRED = ("index", "question", "answer")
 INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
@@ -58,10 +65,36 @@ def infer_kind(frame: pd.DataFrame) -> str:
     """MCQ when there are option columns, Y/N when every answer is yes or no, else VQA."""
     if "A" in frame.columns and "B" in frame.columns:
         return "mcq"
-    answers = frame["answer"].dropna().astype(str).str.strip().str.lower()
-    if len(answers) and answers.isin(["yes", "no"]).all():
-        return "yorn"
-    return "vqa"
+    return "yorn" if all_yes_or_no(frame["answer"]) else "vqa"
+
+
+def all_yes_or_no(answers: pd.Series) -> bool:
+    """Whether there are answers and every one is yes or no (any case, outer spaces aside)."""
+    words = answers.dropna().astype(str).str.strip().str.lower()
+    return bool(len(words)) and bool(words.isin(["yes", "no"]).all())
+
+
+def kind_mismatch(path: Path, kind: str, fits: str, registered: str | None) -> str:
+    """The warning line for ``path`` scored as ``kind`` though its content fits ``fits``;
+    ``registered``: the benchmark whose name gave the kind (None: a ``:kind`` given)."""
+    if registered is not None:
+        why = f"the kind of {registered}, the benchmark it is named after"
+        fix = f"a file that is not {registered} needs another name"
+    else:
+        why = "the :kind given"
+        fix = f"pass -d {path}:{fits} if {fits} is meant"
+    return (
+        f"vlmeval: warning: {path}: {KIND_EVIDENCE[fits]}, so it fits {fits}, but it is "
+        f"scored as {kind} ({why}); {fix}"
+    )
+
+
+KIND_EVIDENCE = {
+    "mcq": "it has option columns A and B",
+    "yorn": "every answer is Yes or No",
+    "vqa": "its answers are not all Yes/No and it has no option columns",
+}
+"""What in a file's content makes :func:`infer_kind` give each kind."""
 
 
 def file_md5(path: Path) -> str:
@@ -84,6 +117,8 @@ class Dataset:
     prompt_style: str | None = None
     metric: str | None = None
     metric_options: dict[str, Any] = field(default_factory=dict)
+    fits: str | None = None
+    """The kind the file's content fits (:func:`infer_kind`), whatever ``kind`` is."""
 
     def __len__(self) -> int:
         return len(self.frame)
@@ -292,8 +327,14 @@ def _header_size(source: bytes | Path) -> tuple[int, int]:
         return image.size
 
 
-def load_tsv(path: str | Path, name: str | None = None, kind: str | None = None) -> Dataset:
-    """Read and check a VLMEvalKit TSV; a broken file raises UsageError naming row or column."""
+def load_tsv(
+    path: str | Path, name: str | None = None, kind: str | None = None, *, warn: bool = True
+) -> Dataset:
+    """Read and check a VLMEvalKit TSV; a broken file raises UsageError naming row or column.
+
+    The kind is ``kind``, else the registered ``name``'s, else inferred from the
+    content; when the content fits another kind, one warning line says so (if ``warn``).
+    """
     path = Path(path)
     try:
         # Every cell as text; only an empty cell is missing ("NA" or "None" stay answers).
@@ -352,9 +393,13 @@ def load_tsv(path: str | Path, name: str | None = None, kind: str | None = None)
             f"{path}: row {_file_row(frame, empty)} "
             f"(index {int(frame['index'][empty].iloc[0])}): empty question"
         )
-    resolved_kind = kind or infer_kind(frame)
+    fits = infer_kind(frame)
+    resolved_kind = kind or (entry.kind if entry is not None else fits)
     if resolved_kind == "mcq" and not any(c in frame.columns for c in OPTION_LETTERS):
         raise UsageError(f"{path}: a multiple-choice dataset needs option columns A, B, …")
+    if resolved_kind != fits and warn:
+        by_name = entry is not None and resolved_kind == entry.kind
+        log.warning(kind_mismatch(path, resolved_kind, fits, name if by_name else None))
     return Dataset(
         name or path.stem,
         resolved_kind,
@@ -364,6 +409,7 @@ def load_tsv(path: str | Path, name: str | None = None, kind: str | None = None)
         prompt_style=entry.prompt if entry is not None else None,
         metric=entry.metric if entry is not None else None,
         metric_options=dict(entry.metric_options) if entry is not None else {},
+        fits=fits,
     )
 
 

@@ -27,7 +27,8 @@ from vlmeval_core.models.record import BATCH_SIZE_LIMIT, MAX_NEW_TOKENS_LIMIT
 from vlmeval_core.models.registry import registered, resolve_model
 from vlmeval_core.node import NodeSettings
 from vlmeval_core.prompt_families import FAMILIES
-from vlmeval_core.run_plan import DTYPES, SAFE_NAME, EndpointSpec, ModelSpec, Plan
+from vlmeval_core.run_names import check_dataset_names, check_run_name
+from vlmeval_core.run_plan import DTYPES, EndpointSpec, ModelSpec, Plan, slug
 from vlmeval_launcher import auto_device
 from vlmeval_launcher import gpus as gpu_discovery
 from vlmeval_launcher.eval_flags import DEVICE_CHOICES, EvalRequest, default_of
@@ -86,18 +87,14 @@ def resolve_launch(
         _check_endpoint_flags(request)
     nnodes, node_rank, endpoint = _check_nodes(request)
     run_name = request.run_name if request.run_name is not None else default_run_name()
-    if not SAFE_NAME.match(run_name):
-        raise UsageError(
-            f"--run-name {run_name!r} must start with a letter or digit and hold only letters, "
-            "digits, '.', '_' or '-' (it names the run directory)"
-        )
+    check_run_name(run_name)
     if request.dtype is not None and request.dtype not in DTYPES:
         raise UsageError(f"--dtype {request.dtype!r}: choose one of {', '.join(DTYPES)}")
 
     if request.api_base is not None:
         return _endpoint_launch(request, run_name)
     resolved = apply_flags(resolve_model(request.model), request)
-    datasets = _resolve_datasets(request.data)
+    datasets = _resolve_datasets(request.data, resolved.name)
 
     device, gpus, nproc = _place(request, discover, resolved)
 
@@ -151,7 +148,7 @@ def _endpoint_launch(request: EvalRequest, run_name: str) -> Launch:
         timeout_s=float(request.api_timeout),
         max_response_bytes=request.api_max_response_bytes,
     )
-    datasets = _resolve_datasets(request.data)
+    datasets = _resolve_datasets(request.data, request.model)
     output_dir = absolute_path(request.output)
     data_dir = absolute_path(request.data_dir)
     check_output_dir(output_dir)
@@ -276,7 +273,7 @@ def _check_nodes(request: EvalRequest) -> tuple[int, int, str | None]:
     return nnodes, node_rank, endpoint
 
 
-def _resolve_datasets(values: Iterable[str]) -> tuple[DatasetRef, ...]:
+def _resolve_datasets(values: Iterable[str], model_name: str) -> tuple[DatasetRef, ...]:
     specs = split_data(values)
     if not specs:
         raise UsageError("--data names no dataset: pass one or more, e.g. -d ShapesMCQ -d ShapesYN")
@@ -290,6 +287,7 @@ def _resolve_datasets(values: Iterable[str]) -> tuple[DatasetRef, ...]:
                 "rename one TSV file, results are stored by dataset name"
             )
         refs[ref.name] = ref  # the same dataset named twice is evaluated once
+    check_dataset_names(refs, slug(model_name))
     return tuple(refs.values())
 
 

@@ -36,22 +36,24 @@ from typing import Annotated, Any, Literal
 from pydantic import Field, TypeAdapter, ValidationError
 from pydantic.dataclasses import dataclass
 
-from vlmeval_core.datasets.registry import SAFE_NAME_PATTERN, DatasetRef
+from vlmeval_core.datasets.registry import DatasetRef
 from vlmeval_core.endpoint import options as endpoint_options
 from vlmeval_core.errors import UsageError
 from vlmeval_core.files import write_json
 from vlmeval_core.models.record import ModelSpec
+from vlmeval_core.run_names import SAFE_NAME_PATTERN
 from vlmeval_core.schema import DTYPES, STRICT, NonEmpty, Positive
 
-__all__ = ["DTYPES", "SAFE_NAME", "ModelSpec", "Plan", "load_plan", "slug"]
+__all__ = ["DTYPES", "ModelSpec", "Plan", "load_plan", "slug"]
 SCHEMA_VERSION = 1
-SAFE_NAME = re.compile(SAFE_NAME_PATTERN)
 SafeName = Annotated[str, Field(pattern=SAFE_NAME_PATTERN)]
 
 
 def slug(name: str) -> str:
-    """A directory name for a model: hub ids ``org/name`` become ``org__name``."""
-    return re.sub(r"[^A-Za-z0-9._-]+", "_", name.replace("/", "__")).strip("_") or "model"
+    """A directory name for a model: hub ids ``org/name`` become ``org__name``, and a local
+    path loses its leading dots (``./my-vlm`` is ``my-vlm``, never the hidden ``.__my-vlm``)."""
+    cleaned = re.sub(r"[^A-Za-z0-9._-]+", "_", name.replace("/", "__"))
+    return cleaned.lstrip("._-").strip("_") or "model"
 
 
 @dataclass(frozen=True, config=STRICT)

@@ -26,12 +26,11 @@ from pydantic import Field
 
 from vlmeval_core.errors import UsageError
 from vlmeval_core.names import find_name, suggest
+from vlmeval_core.run_names import SAFE_NAME_PATTERN
 
 Kind = Literal["mcq", "yorn", "vqa"]
 KINDS = dict(zip(get_args(Kind), ("MCQ", "Y/N", "VQA"), strict=True))
 """Internal kind key -> the label VLMEvalKit users know."""
-SAFE_NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]*$"
-"""A plain file name: dataset and run names become directory names."""
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,8 @@ honoured, proxies from the environment) with a timeout of :data:`PROBE_TIMEOUT_S
   (``HF_HUB_OFFLINE=1`` is handed to them) after a note;
 * unreachable and not cached: a RuntimeFailure (exit 3) naming the three fixes.
 
-Nothing is probed for bundled or local models, nor when ``HF_HUB_OFFLINE`` is set.
+Nothing is probed for bundled or local models, nor when ``HF_HUB_OFFLINE`` or
+``VLMEVAL_OFFLINE`` is set (the ranks then get ``HF_HUB_OFFLINE=1``).
 Torch-free; stdlib HTTP only.
 """
 
@@ -22,12 +23,12 @@ import urllib.request
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from vlmeval_core.env_flags import is_offline, is_set
 from vlmeval_core.errors import RuntimeFailure
 from vlmeval_core.run_plan import ModelSpec
 
 PROBE_TIMEOUT_S = 10.0
 OFFLINE_VARIABLE = "HF_HUB_OFFLINE"
-_TRUE = frozenset({"1", "true", "yes", "on"})
 
 
 @dataclass(frozen=True)
@@ -41,8 +42,10 @@ class HubVerdict:
 def check_hub(model: ModelSpec, environ: Mapping[str, str] | None = None) -> HubVerdict:
     """Probe the hub for ``model``; see the module docstring."""
     env = os.environ if environ is None else environ
-    if model.source != "hub" or env.get(OFFLINE_VARIABLE, "").strip().lower() in _TRUE:
+    if model.source != "hub":
         return HubVerdict({})
+    if is_offline(env):  # VLMEVAL_OFFLINE alone must reach the ranks' hub client too
+        return HubVerdict({} if is_set(OFFLINE_VARIABLE, env) else {OFFLINE_VARIABLE: "1"})
     from huggingface_hub import constants
 
     endpoint = constants.ENDPOINT.rstrip("/")

@@ -6,19 +6,18 @@
 
 from __future__ import annotations
 
-import os
 import sys
 from collections.abc import Mapping
 from pathlib import Path
 
+from vlmeval_core.env_flags import is_set
+
 QUIET_VARIABLE = "VLMEVAL_QUIET"
-_TRUE = frozenset({"1", "true", "yes", "on"})
 
 
 def is_quiet(environ: Mapping[str, str] | None = None) -> bool:
     """Whether ``VLMEVAL_QUIET`` asks for no summary on stdout."""
-    env = os.environ if environ is None else environ
-    return env.get(QUIET_VARIABLE, "").strip().lower() in _TRUE
+    return is_set(QUIET_VARIABLE, environ)
 
 
 def print_summary(run_dir: Path, environ: Mapping[str, str] | None = None) -> None:

@@ -44,17 +44,16 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from vlmeval_core.datasets.registry import DatasetEntry
+from vlmeval_core.env_flags import is_offline
 from vlmeval_core.errors import RuntimeFailure
 from vlmeval_core.files import _fsync_dir, locked_temp, write_atomic
 
-OFFLINE_VARIABLES = ("VLMEVAL_OFFLINE", "HF_HUB_OFFLINE")
 URL_BASE_VARIABLE = "VLMEVAL_DATA_URL_BASE"
 TIMEOUT_VARIABLE = "VLMEVAL_DOWNLOAD_TIMEOUT"
 DEFAULT_TIMEOUT_S = 60.0
 CHUNK = 1 << 20
 ATTEMPTS = 2
 USER_AGENT = "vlmeval-image/0.1 (Python urllib)"
-_TRUE = frozenset({"1", "true", "yes", "on"})
 
 
 @dataclass(frozen=True)
@@ -90,12 +89,6 @@ class _TransferError(Exception):
 def env_key(name: str) -> str:
     """``MMBench_DEV_EN`` -> ``MMBENCH_DEV_EN``: the dataset's part of an override's name."""
     return re.sub(r"[^A-Z0-9]", "_", name.upper())
-
-
-def is_offline(environ: Mapping[str, str] | None = None) -> bool:
-    """Whether HF_HUB_OFFLINE or VLMEVAL_OFFLINE asks for no network."""
-    env = os.environ if environ is None else environ
-    return any(env.get(v, "").strip().lower() in _TRUE for v in OFFLINE_VARIABLES)
 
 
 def source_of(entry: DatasetEntry, environ: Mapping[str, str] | None = None) -> Source:

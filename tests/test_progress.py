@@ -8,18 +8,11 @@ lines, never carriage returns; ``--quiet`` shows none. Real runs of ``vlmeval ev
 
 from __future__ import annotations
 
-import fcntl
 import os
-import pty
-import struct
 import subprocess
 import sys
-import termios
 from pathlib import Path
 
-import pytest
-
-import fake_nvml
 from misbehaving_server import MisbehavingServer
 from vlmeval_core.datasets import shapes
 

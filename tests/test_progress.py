@@ -8,15 +8,96 @@ lines, never carriage returns; ``--quiet`` shows none. Real runs of ``vlmeval ev
 
 from __future__ import annotations
 
+import fcntl
 import os
+import pty
+import struct
 import subprocess
 import sys
+import termios
 from pathlib import Path
 
+import pytest
+
+import fake_nvml
 from misbehaving_server import MisbehavingServer
 from vlmeval_core.datasets import shapes
 
 VLMEVAL = str(Path(sys.executable).parent / "vlmeval")
+
+
+def shapes_run(tmp_path: Path, *extra: str) -> tuple[list[str], dict[str, str]]:
+    """The command line and environment of a 2-rank CPU run of tiny-vlm on 40 Shapes items."""
+    env = fake_nvml.subprocess_env(None, fake=False, HF_HUB_OFFLINE="1")
+    return [
+        *(VLMEVAL, "eval", "-m", "tiny-vlm", "-d", "ShapesMCQ", "--limit", "40"),
+        *("--nproc", "2", "--device", "cpu", "--output", str(tmp_path / "out")),
+        *("--data-dir", str(tmp_path / "data"), "--run-name", "r", *extra),
+    ], env
+
+
+def stderr_on_a_terminal(tmp_path: Path, *extra: str) -> str:
+    """The run's stderr as a 100-column pseudo-terminal receives it."""
+    argv, env = shapes_run(tmp_path, *extra)
+    leader, follower = pty.openpty()
+    fcntl.ioctl(follower, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 100, 0, 0))
+    process = subprocess.Popen(
+        argv, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=follower
+    )
+    os.close(follower)
+    received = b""
+    while True:
+        try:
+            chunk = os.read(leader, 65536)
+        except OSError:  # EIO: every writer is gone
+            break
+        if not chunk:
+            break
+        received += chunk
+    os.close(leader)
+    assert process.wait(timeout=600) == 0, received.decode()[-3000:]
+    return received.decode()
+
+
+def stderr_in_a_pipe(tmp_path: Path, *extra: str) -> str:
+    argv, env = shapes_run(tmp_path, *extra)
+    done = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-3000:]
+    return done.stderr
+
+
+def shown(text: str) -> list[str]:
+    """What each terminal line shows: the text after its last carriage return."""
+    return [line.rsplit("\r", 1)[-1] for line in text.replace("\r\n", "\n").split("\n")]
+
+
+@pytest.mark.slow
+def test_on_a_terminal_the_bar_ends_at_every_rank_s_items_and_rank_lines_stand_alone(tmp_path):
+    lines = shown(stderr_on_a_terminal(tmp_path))
+
+    bars = [line for line in lines if line.startswith("ShapesMCQ: ")]
+    assert bars and "100%" in bars[-1] and "40/40" in bars[-1], lines
+    for line in lines:
+        assert "[rank" not in line or line.startswith("[rank "), line
+    assert sum(line.startswith("[rank ") for line in lines) == 4, lines
+
+
+@pytest.mark.slow
+def test_without_a_terminal_progress_is_plain_lines_ending_at_the_dataset_s_count(tmp_path):
+    text = stderr_in_a_pipe(tmp_path)
+
+    assert "\r" not in text and "\x1b" not in text, text
+    progress = [line for line in text.splitlines() if line.startswith("ShapesMCQ: ")]
+    assert progress[0].startswith("ShapesMCQ: 0/40 items (0%)"), progress
+    assert progress[-1].startswith("ShapesMCQ: 40/40 items (100%)"), progress
+
+
+@pytest.mark.slow
+def test_quiet_shows_no_progress_on_a_terminal(tmp_path):
+    lines = shown(stderr_on_a_terminal(tmp_path, "--quiet"))
+
+    assert not [line for line in lines if line.startswith("ShapesMCQ")], lines
+    assert any(line.startswith("[rank 0] ShapesMCQ: accuracy") for line in lines), lines
 
 
 def test_an_endpoint_run_reports_its_requests_in_flight_not_a_batch_size(tmp_path):

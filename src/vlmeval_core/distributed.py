@@ -23,7 +23,8 @@ from __future__ import annotations
 
 import math
 import os
-from collections.abc import Iterator, Mapping, Sequence
+import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import timedelta
@@ -178,6 +179,20 @@ def barrier() -> None:
 
     if dist.is_available() and dist.is_initialized():
         dist.barrier()
+
+
+def barrier_while(tick: Callable[[], None], interval_s: float = 0.25) -> None:
+    """Wait for every rank, calling ``tick`` every ``interval_s`` meanwhile (rank 0 shows
+    the other ranks' progress); a no-op for a single rank."""
+    import torch.distributed as dist
+
+    if not (dist.is_available() and dist.is_initialized()):
+        return
+    work = dist.barrier(async_op=True)
+    while not work.is_completed():
+        tick()
+        time.sleep(interval_s)
+    work.wait()
 
 
 def destroy_process_group() -> None:

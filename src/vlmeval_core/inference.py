@@ -10,17 +10,23 @@ is missing.
 
 from __future__ import annotations
 
+import json
 import logging
+import math
 import os
+import sys
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol, TextIO
 
 from tqdm import tqdm
+from tqdm.contrib.logging import logging_redirect_tqdm
 
+from vlmeval_core import distributed
 from vlmeval_core.datasets.tsv import Dataset, ItemImageError
 from vlmeval_core.distributed import RankInfo
 from vlmeval_core.errors import RuntimeFailure, UsageError
@@ -32,6 +38,7 @@ from vlmeval_core.prompt_families import (
     PromptFamily,
     item_messages,
 )
+from vlmeval_core.run_summary import is_quiet
 from vlmeval_core.signals import deferred
 
 if TYPE_CHECKING:
@@ -111,44 +118,112 @@ def batches(items: Sequence[int], size: int) -> Iterable[list[int]]:
         yield list(items[start : start + size])
 
 
+PLAIN_STEP = 0.1
+"""Without a terminal, a progress line each time another tenth of the dataset is done …"""
+PLAIN_INTERVAL_S = 30.0
+"""… or when this many seconds passed since the last line and something new is done."""
+
+
 class Progress:
-    """Rank 0's bar over items done by all ranks, read from every rank's checkpoint file."""
+    """Rank 0's view of a dataset's items done by all ranks, read from every rank's checkpoint.
+
+    On a terminal, tqdm's bar, with this process's log records written above it
+    (``logging_redirect_tqdm``); without one (a pipe, a log file, ``docker logs``),
+    one plain line per :data:`PLAIN_STEP` of the dataset or per :data:`PLAIN_INTERVAL_S`,
+    and a last one at :meth:`close`. Shown only where ``enabled`` (rank 0) and not
+    quiet (``VLMEVAL_QUIET=1``, ``vlmeval eval --quiet``). Counts distinct indices of
+    the dataset, so it ends at the dataset's count once every rank is done.
+    """
 
     def __init__(
-        self, dataset_dir: Path, total: int, already: int, enabled: bool, label: str
+        self,
+        dataset_dir: Path,
+        indices: Sequence[int],
+        enabled: bool,
+        label: str,
+        stream: TextIO | None = None,
     ) -> None:
-        self._dir = dataset_dir
+        self._dir, self._label = dataset_dir, label
+        self._wanted = set(indices)
+        self._done: set[int] = set()
         self._offsets: dict[Path, int] = {}
-        self._bar = tqdm(
-            total=total,
-            initial=already,
-            desc=label,
-            unit="item",
-            disable=not enabled,
-            dynamic_ncols=True,
-            mininterval=1.0,
-        )
-        self._enabled = enabled
-        if enabled:
-            self._count_new()  # skip what was there before this run started
+        self._stream = sys.stderr if stream is None else stream
+        self._enabled = enabled and not is_quiet()
+        self._bar: tqdm | None = None
+        self._redirect: AbstractContextManager[None] | None = None
+        if not self._enabled:
+            return
+        self._scan()
+        if self._stream.isatty():
+            self._bar = tqdm(
+                total=len(self._wanted),
+                initial=len(self._done),
+                desc=label,
+                unit="item",
+                file=self._stream,
+                dynamic_ncols=True,
+                mininterval=1.0,
+            )
+            self._redirect = logging_redirect_tqdm()
+            self._redirect.__enter__()
+        else:
+            self._started = time.monotonic()
+            self._line(len(self._done))
 
     def refresh(self) -> None:
-        if self._enabled:
-            self._bar.update(self._count_new())
+        """Read what the ranks appended since the last call and show it."""
+        if not self._enabled:
+            return
+        self._scan()
+        if self._bar is not None:
+            self._bar.update(len(self._done) - self._bar.n)
+        elif self._line_due():
+            self._line(len(self._done))
 
     def close(self) -> None:
-        self._bar.close()
+        """Show the last count and end the bar on its own line (idempotent)."""
+        if not self._enabled:
+            return
+        self.refresh()
+        if self._bar is not None:
+            self._bar.close()
+            if self._redirect is not None:
+                self._redirect.__exit__(None, None, None)
+        elif len(self._done) != self._shown:
+            self._line(len(self._done))
+        self._enabled = False
 
-    def _count_new(self) -> int:
-        new = 0
-        for path in (self._dir / SHARDS_DIR).glob("rank-*.jsonl"):
+    def _line_due(self) -> bool:
+        new = len(self._done) - self._shown
+        step = max(1, math.ceil(PLAIN_STEP * len(self._wanted)))
+        return new >= step or (new > 0 and time.monotonic() - self._shown_at >= PLAIN_INTERVAL_S)
+
+    def _line(self, done: int) -> None:
+        total = len(self._wanted)
+        percent = 100 * done // total if total else 100
+        elapsed = time.monotonic() - self._started
+        print(
+            f"{self._label}: {done}/{total} items ({percent}%), {elapsed:.0f} s",
+            file=self._stream,
+            flush=True,
+        )
+        self._shown, self._shown_at = done, time.monotonic()
+
+    def _scan(self) -> None:
+        for path in sorted((self._dir / SHARDS_DIR).glob("rank-*.jsonl")):
             offset = self._offsets.get(path, 0)
             with os.fdopen(open_regular(path, os.O_RDONLY), "rb") as handle:
                 handle.seek(offset)
                 chunk = handle.read()
-            new += chunk.count(b"\n")
-            self._offsets[path] = offset + len(chunk)
-        return new
+            whole = chunk.rfind(b"\n") + 1  # a line still being written waits for the next call
+            for line in chunk[:whole].splitlines():
+                try:
+                    record = json.loads(line)
+                except ValueError:
+                    continue
+                if isinstance(record, dict) and _is_record_of(record, self._wanted):
+                    self._done.add(record["index"])
+            self._offsets[path] = offset + whole
 
 
 @dataclass
@@ -408,14 +483,11 @@ def predict_shard(
     todo = by_length(dataset, [p for p in positions if indices[p] not in done])
     own = checkpoint_path(dataset_dir, info.rank)
     own.parent.mkdir(parents=True, exist_ok=True)
-    already = sum(1 for i in indices if i in done)
     processor = family.processor_by_dataset.get(dataset.name)
     runner = BatchRunner(
         model() if todo else None, max_new_tokens, batch_size, family, images, processor
     )
-    progress = Progress(
-        dataset_dir, len(indices), already, show_progress and info.is_main, dataset.name
-    )
+    progress = Progress(dataset_dir, indices, show_progress and info.is_main, dataset.name)
     chunks = list(batches(todo, batch_size))
     try:
         with ThreadPoolExecutor(max_workers=1, thread_name_prefix="prefetch") as prefetcher:
@@ -433,8 +505,12 @@ def predict_shard(
                     append_jsonl(own, records)
                 runner.stats.errors += sum(1 for _, _, error in results if error)
                 progress.refresh()
+        if info.world_size > 1:  # rank 0's progress follows the other ranks to the end
+            distributed.barrier_while(progress.refresh)
     finally:
         progress.close()
+    if info.world_size > 1:  # the other ranks print only once rank 0's bar is closed
+        distributed.barrier()
     stats = runner.stats
     stats.predicted, stats.resumed = len(todo), len(positions) - len(todo)
     stats.wall_s = round(time.perf_counter() - started, 3)

@@ -77,13 +77,7 @@ def predict_endpoint(
     own = checkpoint_path(dataset_dir, info.rank)
     own.parent.mkdir(parents=True, exist_ok=True)
     stats = ShardStats(batch_size=concurrency)
-    progress = Progress(
-        dataset_dir,
-        len(indices),
-        sum(1 for i in indices if i in done),
-        show_progress and info.is_main,
-        dataset.name,
-    )
+    progress = Progress(dataset_dir, indices, show_progress and info.is_main, dataset.name)
     in_flight: dict[Future[tuple[str, str | None]], int] = {}
     try:
         if todo:

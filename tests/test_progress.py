@@ -21,7 +21,9 @@ import pytest
 
 import fake_nvml
 from misbehaving_server import MisbehavingServer
+from vlmeval_core import worker
 from vlmeval_core.datasets import shapes
+from vlmeval_core.distributed import RankInfo
 
 VLMEVAL = str(Path(sys.executable).parent / "vlmeval")
 
@@ -80,6 +82,22 @@ def test_on_a_terminal_the_bar_ends_at_every_rank_s_items_and_rank_lines_stand_a
     for line in lines:
         assert "[rank" not in line or line.startswith("[rank "), line
     assert sum(line.startswith("[rank ") for line in lines) == 4, lines
+
+
+def test_a_rank_line_reaches_stderr_in_one_write_so_two_ranks_never_splice_lines(monkeypatch):
+    writes: list[str] = []
+
+    class Stream:
+        def write(self, text: str) -> None:
+            writes.append(text)
+
+        def flush(self) -> None:
+            pass
+
+    monkeypatch.setattr(sys, "stderr", Stream())
+    worker.log(RankInfo(rank=1, world_size=2, local_rank=1, local_world_size=2), "done")
+
+    assert writes == ["[rank 1] done\n"]
 
 
 @pytest.mark.slow

@@ -53,10 +53,9 @@ _state = {"writing": False, "pending": None}
 def stop(signum: int) -> NoReturn:
     """End the rank for a stop signal: say so (unless its supervisor will) and exit."""
     if not os.environ.get(AGENT_PID_VARIABLE):
-        print(
+        sys.stderr.write(
             f"[rank {os.environ.get('RANK', '0')}] stopped by {signal.Signals(signum).name}: "
-            "finished items are checkpointed; rerun with the same --run-name to resume",
-            file=sys.stderr,
+            "finished items are checkpointed; rerun with the same --run-name to resume\n"
         )
         from vlmeval_core import attempts
 

@@ -31,7 +31,9 @@ from vlmeval_core.run_plan import Plan, load_plan
 
 
 def log(info: distributed.RankInfo, message: str) -> None:
-    print(f"[rank {info.rank}] {message}", file=sys.stderr, flush=True)
+    """One line on stderr in one write, so that the ranks' lines never interleave."""
+    sys.stderr.write(f"[rank {info.rank}] {message}\n")
+    sys.stderr.flush()
 
 
 class LazyModel:

@@ -107,12 +107,15 @@ lint: install
 	done
 
 # The bundled tiny-vlm on the bundled Shapes benchmark, two CPU ranks: in the container when
-# a docker engine answers (the image is built first if needed), else from the local venv.
+# a docker engine answers (the image is built first when `docker image inspect` finds no
+# $(IMAGE); an image that exists is used as it is), else from the local venv.
 DEMO_FLAGS := --device cpu --nproc 2 --model tiny-vlm \
 	--data ShapesMCQ --data ShapesYN --data ShapesVQA --run-name demo
 demo:
 	@if $(DOCKER) info >/dev/null 2>&1; then \
-		if $(MAKE) --no-print-directory image; then \
+		if $(DOCKER) image inspect $(IMAGE) >/dev/null 2>&1 || { \
+			echo "make demo: no image $(IMAGE); building it (make image)"; \
+			$(MAKE) --no-print-directory image; }; then \
 			mkdir -p outputs data && \
 			$(DOCKER) run --rm -u "$$(id -u):$$(id -g)" -v "$(CURDIR)/outputs:/outputs" \
 				-v "$(CURDIR)/data:/data" $(IMAGE) eval $(DEMO_FLAGS) && \

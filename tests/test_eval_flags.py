@@ -199,7 +199,7 @@ def test_the_readme_states_each_flags_declared_default():
             assert stated, f"README: the row of {name} should state its default {shown}"
 
 
-@pytest.mark.parametrize("field", ["gpus_per_model", "api_timeout"])
+@pytest.mark.parametrize("field", ["nnodes", "api_timeout"])
 def test_the_readme_check_catches_a_changed_default(field, monkeypatch):
     spec = eval_flags()[field]
     changed = dataclasses.replace(spec, default=spec.default * 3)

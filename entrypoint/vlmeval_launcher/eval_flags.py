@@ -78,7 +78,9 @@ class EvalRequest:
         help="Ranks (model copies) per node.",
         default_text="GPUs // --gpus-per-model; 1 on CPU",
     )
-    gpus_per_model: int = flag(1, help="GPUs each model copy spans.")
+    gpus_per_model: int | None = flag(
+        None, help="GPUs each model copy spans.", default_text=REGISTRY_ENTRY
+    )
     device: Device = flag(
         "auto",
         help="auto: cuda when a GPU is visible; on a host without one, the CPU for a small "

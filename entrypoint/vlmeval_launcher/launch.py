@@ -175,23 +175,19 @@ def _endpoint_launch(request: EvalRequest, run_name: str) -> Launch:
     return Launch(plan, NodeSettings(str(data_dir), ()), nproc=1)
 
 
+_REQUEST_FIELDS = frozenset(field.name for field in dataclasses.fields(EvalRequest))
+
+
 def apply_flags(record: ModelSpec, request: EvalRequest) -> ModelSpec:
-    """The registry's ``record`` with what the flags (or their variables) set on top."""
-    given = {
-        "revision": request.revision,
-        "trust_remote_code": request.trust_remote_code,
-        "batch_size": request.batch_size,
-        "max_new_tokens": request.max_new_tokens,
-        "images": request.images,
-        "prompt_family": request.prompt_family,
-        "dtype": request.dtype,
-    }
+    """The registry's ``record`` with what the flags (or their variables) set on top: each
+    flag named like a field of the record, where given (not None)."""
     check_prompt_family(request.prompt_family)
-    return dataclasses.replace(
-        record,
-        gpus_per_model=request.gpus_per_model,
-        **{k: v for k, v in given.items() if v is not None},
-    )
+    given = {
+        field.name: getattr(request, field.name)
+        for field in dataclasses.fields(record)
+        if field.name in _REQUEST_FIELDS and getattr(request, field.name) is not None
+    }
+    return dataclasses.replace(record, **given)
 
 
 def check_prompt_family(name: str | None) -> None:
@@ -307,7 +303,7 @@ def _place(
         print(f"vlmeval: note: {auto_device.fallback_note(model)}", file=sys.stderr, flush=True)
         return "cpu", (), request.nproc or 1
     gpus = inventory.require()
-    per_model = request.gpus_per_model
+    per_model = model.gpus_per_model
     if per_model > 1 and any(g.is_mig for g in gpus):
         raise UsageError(
             f"--gpus-per-model {per_model} cannot span MIG devices (a CUDA process uses one MIG "

@@ -6,10 +6,13 @@ differing field (:func:`differences`). What cannot change a prediction (ranks,
 nodes, batch size, ``--limit``, where the data dir is) is no part of it and may
 differ between launches; the attempts record it (:mod:`vlmeval_core.attempts`).
 
-The identity is declared once, as the dataclasses below; new kinds of model
-(an API endpoint: base URL, model name, extra request fields, never a key) add
-their fields to :class:`ModelIdentity`. Stored as ``<run_dir>/identity.json``.
-Torch-free: the launcher computes it.
+The model's part is derived from the model record (:class:`ModelSpec`): every
+field of it is in the identity unless :data:`PREDICTION_NEUTRAL` names it with
+its reason, so a field added to the record is covered without more code. The
+record's ``path`` is given by what it holds (a hub id at its commit, the
+content of a directory, or an endpoint's base URL and extra fields, never a
+key) and ``max_new_tokens`` sits under ``generation``. Stored as
+``<run_dir>/identity.json``. Torch-free: the launcher computes it.
 """
 
 from __future__ import annotations
@@ -17,8 +20,10 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any
 
 from vlmeval_core.datasets.registry import DATASETS, DatasetRef
@@ -31,25 +36,19 @@ FILLED_LATER = frozenset({"model.commit"})
 side is no mismatch, and the first launch that knows one records it."""
 
 
-@dataclass(frozen=True)
-class ModelIdentity:
-    """Which weights and code answer (a hub id at a commit, or the content of a directory),
-    and what reaches them: processor settings, prompts and how images are fed."""
+PREDICTION_NEUTRAL: Mapping[str, str] = MappingProxyType(
+    {
+        "batch_size": "items per generate call: greedy answers are taken as the same at any "
+        "batch size, as VLMEvalKit takes them (padding may still flip a near tie in half "
+        "precision), and out-of-memory halving changes it within one attempt",
+        "gpus_per_model": "how one model copy is spread over GPUs, not what it computes",
+    }
+)
+"""The fields of a model record that cannot change a prediction, each with its reason: no
+part of the identity, they may differ between launches (the attempts record them)."""
 
-    name: str
-    source: str
-    hub_id: str | None
-    revision: str | None
-    commit: str | None
-    content_sha256: str | None
-    dtype: str
-    trust_remote_code: bool
-    backend: str
-    processor: dict[str, Any]
-    prompt_family: str
-    images: str
-    api_base: str | None = None
-    api_extra: dict[str, Any] | None = None
+_PLACED_APART = frozenset({"path", "max_new_tokens"})
+"""Record fields the identity gives in their own form (see the module docstring)."""
 
 
 @dataclass(frozen=True)
@@ -72,7 +71,7 @@ class DatasetIdentity:
 
 @dataclass(frozen=True)
 class RunIdentity:
-    model: ModelIdentity
+    model: dict[str, Any]
     generation: GenerationIdentity
     datasets: dict[str, DatasetIdentity]
     device: str
@@ -93,36 +92,24 @@ def run_identity(plan: Plan) -> RunIdentity:
     )
 
 
-def model_identity(plan: Plan) -> ModelIdentity:
+def model_identity(plan: Plan) -> dict[str, Any]:
+    """The model record's fields less :data:`PREDICTION_NEUTRAL`, its ``path`` as what it holds."""
     spec = plan.model
-    answered = {  # how any backend is asked: the same for a loaded model and a served one
-        "name": spec.name,
-        "source": spec.source,
-        "dtype": spec.dtype,
-        "trust_remote_code": spec.trust_remote_code,
-        "backend": spec.backend,
-        "processor": dict(spec.processor),
-        "prompt_family": spec.prompt_family,
-        "images": spec.images,
+    record = dataclasses.asdict(spec)
+    fields = {
+        k: v for k, v in record.items() if k not in PREDICTION_NEUTRAL and k not in _PLACED_APART
     }
     if plan.endpoint is not None:  # the server's model: its name, where it is, what is asked
-        return ModelIdentity(
-            **answered,
-            hub_id=None,
-            revision=None,
-            commit=None,
-            content_sha256=None,
-            api_base=plan.endpoint.base_url,
-            api_extra=plan.endpoint.extra,
-        )
+        held = {"hub_id": None, "commit": None, "content_sha256": None}
+        asked = {"api_base": plan.endpoint.base_url, "api_extra": plan.endpoint.extra}
+        return {**fields, **held, **asked}
     hub = spec.source == "hub"
-    return ModelIdentity(
-        **answered,
-        hub_id=spec.path if hub else None,
-        revision=spec.revision,
-        commit=cached_commit(spec.path, spec.revision) if hub else None,
-        content_sha256=None if hub else directory_sha256(Path(spec.path)),
-    )
+    held = {
+        "hub_id": spec.path if hub else None,
+        "commit": cached_commit(spec.path, spec.revision) if hub else None,
+        "content_sha256": None if hub else directory_sha256(Path(spec.path)),
+    }
+    return {**fields, **held, "api_base": None, "api_extra": None}
 
 
 def dataset_identity(ref: DatasetRef) -> DatasetIdentity:

@@ -89,7 +89,8 @@ def build_manifest(
     """The manifest of a finished run.
 
     ``identity`` holds the settings every prediction was made with (fixed by the
-    run's first launch); ``attempts`` every launch with its own ranks, batch size
+    run's first launch); ``model`` this attempt's model record, every field, with the
+    commit a hub model resolved to; ``attempts`` every launch with its own ranks, batch size
     and limit, and its exit (null: killed outright, unknown). An endpoint run adds
     ``endpoint``: its base URL (never a key), extra fields, concurrency, timeout and
     the server's ``/models`` answer (``server_models``). ``wall_s`` is this
@@ -109,17 +110,7 @@ def build_manifest(
         "driver": driver_version(),
         "gpus": [g["name"] for g in node.gpus],
         "identity": load_identity(run_dir) or run_identity(plan).to_dict(),
-        "model": {
-            "name": plan.model.name,
-            "source": plan.model.source,
-            "path": plan.model.path,
-            "revision": plan.model.revision,
-            "resolved_commit": model_commit,
-            "backend": plan.model.backend,
-            "processor": dict(plan.model.processor),
-            "prompt_family": plan.model.prompt_family,
-            "images": plan.model.images,
-        },
+        "model": {**dataclasses.asdict(plan.model), "resolved_commit": model_commit},
         "endpoint": None
         if plan.endpoint is None
         else {**dataclasses.asdict(plan.endpoint), "models": server_models},

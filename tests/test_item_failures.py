@@ -183,6 +183,30 @@ def test_an_item_the_processor_refuses_fails_alone_and_the_batch_goes_on(tmp_pat
     assert results[0][0] == results[2][0] != ""  # the same image and question
 
 
+@pytest.mark.slow
+def test_a_prompt_longer_than_the_model_s_context_fails_alone_before_generation(tmp_path):
+    from vlmeval_core.models.hf import VisionLanguageModel
+    from vlmeval_core.models.registry import TINY_VLM_DIR
+    from vlmeval_core.run_plan import ModelSpec
+
+    model = VisionLanguageModel(ModelSpec("tiny-vlm", "bundled", str(TINY_VLM_DIR)), "cpu")
+    long_question = " ".join(["colour"] * 5000)
+    dataset = load_tsv(
+        write_tsv(
+            tmp_path / "Long.tsv",
+            ["index", "image", "question", "answer"],
+            [[0, GOOD, "colour?", "red"], [1, GOOD, long_question, "red"]],
+        )
+    )
+    runner = BatchRunner(model, max_new_tokens=4, batch_size=2)
+
+    results = {p: (text, error) for p, text, error in runner.run(runner.prepare(dataset, [0, 1]))}
+
+    assert "Long.tsv: index 1: " in results[1][1]
+    assert "over the model's context of 1024 tokens" in results[1][1]  # max_position_embeddings
+    assert results[0][1] is None and results[0][0] != ""
+
+
 # --------------------------------------------------------------------------- bad tables
 
 

@@ -54,6 +54,24 @@ class Generation:
     generated_tokens: int
 
 
+CONTEXT_FALLBACK_TOKENS = 131072
+"""The prompt-token bound of a model whose config states no context length."""
+
+
+class PromptTooLong(ValueError):
+    """An item whose prompt exceeds the model's context: it fails alone, before generation."""
+
+
+def context_length(config: Any) -> int:
+    """The most positions the model's language part takes (``max_position_embeddings``)."""
+    text_config = config.get_text_config() if hasattr(config, "get_text_config") else config
+    for source in (text_config, config):
+        value = getattr(source, "max_position_embeddings", None)
+        if isinstance(value, int) and value > 0:
+            return value
+    return CONTEXT_FALLBACK_TOKENS
+
+
 class VisionLanguageModel:
     """A loaded model and its processor, ready to answer batches of (images, prompt)."""
 
@@ -105,6 +123,7 @@ class VisionLanguageModel:
             "processor_kwargs" in inspect.signature(self.processor.apply_chat_template).parameters
         )  # transformers >= 5
         self._takes_kwargs_dict = takes_kwargs_dict
+        self.prompt_tokens_limit = context_length(model.config)
         self.pad_token_id = tokenizer.pad_token_id
         if self.pad_token_id is None:
             self.pad_token_id = tokenizer.eos_token_id
@@ -129,6 +148,12 @@ class VisionLanguageModel:
             return_tensors="pt",
             **({"processor_kwargs": options} if self._takes_kwargs_dict else options),
         ).to(self.dtype)  # floating tensors only
+        longest = int(inputs["attention_mask"].sum(dim=1).max())
+        if longest > self.prompt_tokens_limit:
+            raise PromptTooLong(
+                f"a prompt of {longest} tokens, over the model's context of "
+                f"{self.prompt_tokens_limit} tokens"
+            )
         if self.device.type == "cuda":
             for key, value in inputs.items():
                 if isinstance(value, torch.Tensor):

@@ -180,7 +180,7 @@ class EvalRequest:
     quiet: bool = flag(
         False,
         short="-q",
-        help="Print no summary table on stdout at the end (scripts read summary.json).",
+        help="Print no progress and no summary table at the end (scripts read summary.json).",
     )
     dry_run: bool = flag(
         False,

@@ -5,6 +5,9 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import stat
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pandas as pd
@@ -244,3 +247,41 @@ def test_rank_zero_prepare_downloads_and_every_rank_finds_the_same_path(
     assert dataset_path(ref, data, run, 0) == data / "MMStar.tsv"
     assert ensure_on_disk(ref, data, run, 0) == data / "MMStar.tsv"
     assert (data / "MMStar.tsv").read_bytes() == GOOD
+
+
+def test_a_redirect_is_followed_to_the_file(server, tmp_path):
+    """The hub's resolve/main URLs (A-OKVQA's) answer with a redirect to a CDN."""
+    target = server.serve("/cdn/MMStar.tsv", ("ok", GOOD))
+
+    class Redirecting(BaseHTTPRequestHandler):
+        def log_message(self, *args: object) -> None:
+            pass
+
+        def do_GET(self) -> None:
+            self.send_response(302)
+            self.send_header("Location", target)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+    hub = ThreadingHTTPServer(("127.0.0.1", 0), Redirecting)
+    threading.Thread(target=hub.serve_forever, daemon=True).start()
+    try:
+        url = f"http://127.0.0.1:{hub.server_address[1]}/resolve/main/MMStar.tsv"
+        assert download.ensure_dataset(entry_at(url), tmp_path, progress=False).downloaded
+    finally:
+        hub.shutdown()
+        hub.server_close()
+    assert (tmp_path / "MMStar.tsv").read_bytes() == GOOD
+    assert server.hits["/cdn/MMStar.tsv"] == 1
+
+
+def test_a_downloaded_file_gets_the_mode_of_an_ordinary_new_file(server, tmp_path):
+    """Written by the project's one atomic writer: readable by the host's group, as every
+    result file is (not the 0600 of a bare temp file)."""
+    entry = entry_at(server.serve("/MMStar.tsv", ("ok", GOOD)))
+    previous = os.umask(0o022)
+    try:
+        fetched = download.ensure_dataset(entry, tmp_path, progress=False)
+    finally:
+        os.umask(previous)
+    assert stat.S_IMODE(fetched.path.stat().st_mode) == 0o644

@@ -7,7 +7,7 @@ import pytest
 
 from vlmeval_core.datasets import on_disk, shapes
 from vlmeval_core.datasets.registry import resolve_dataset
-from vlmeval_core.identity import file_md5
+from vlmeval_core.files import file_md5
 
 
 @pytest.mark.parametrize("name", sorted(shapes.GENERATED_MD5))

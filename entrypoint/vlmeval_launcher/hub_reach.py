@@ -25,7 +25,7 @@ from dataclasses import dataclass
 
 from vlmeval_core.env_flags import is_offline, is_set
 from vlmeval_core.errors import RuntimeFailure
-from vlmeval_core.run_plan import ModelSpec
+from vlmeval_core.models.record import ModelSpec
 
 PROBE_TIMEOUT_S = 10.0
 OFFLINE_VARIABLE = "HF_HUB_OFFLINE"

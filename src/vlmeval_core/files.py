@@ -15,12 +15,16 @@ A temp file is locked (``flock``) by its writer for as long as it is being
 written, so :func:`remove_leftover_temps` removes only the temps whose writer
 died (``kill -9``, power loss) and never one that a live process, perhaps
 another run sharing the data dir, is still filling.
+
+A file's digests (md5 of a TSV, sha256 of a model's files) are read here too, in one
+pass (:func:`file_digests`).
 """
 
 from __future__ import annotations
 
 import errno
 import fcntl
+import hashlib
 import json
 import logging
 import os
@@ -28,6 +32,7 @@ import re
 import stat
 import tempfile
 from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import IO, Any
 
@@ -60,13 +65,27 @@ def write_atomic_with(
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
     _refuse_non_regular(target)
-    fd, tmp = locked_temp(target, ".tmp")
+    with atomic_writer(target, binary=binary) as handle:
+        writer(handle)
+    return target
+
+
+@contextmanager
+def atomic_writer(
+    path: str | os.PathLike[str], *, suffix: str = ".tmp", binary: bool = True
+) -> Iterator[IO[Any]]:
+    """A locked temp file beside ``path`` (:func:`locked_temp`), open for writing, for content
+    that arrives in parts (a download). When the block ends, the temp is fsync'd and renamed
+    over ``path`` and the directory fsync'd; when it raises, the temp is removed and ``path``
+    is left as it was. Its directory must exist."""
+    target = Path(path)
+    fd, tmp = locked_temp(target, suffix)
     try:
         os.fchmod(fd, _new_file_mode())  # mkstemp's 0600 would hide results from the host's group
         with os.fdopen(
             fd, "wb" if binary else "w", **({} if binary else {"encoding": "utf-8"})
         ) as handle:
-            writer(handle)
+            yield handle
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(tmp, target)
@@ -74,7 +93,27 @@ def write_atomic_with(
         tmp.unlink(missing_ok=True)
         raise
     _fsync_dir(target.parent)
-    return target
+
+
+def digests(blocks: Iterable[bytes], *algorithms: str) -> tuple[str, ...]:
+    """The hex digests (hashlib's names: ``"md5"``, ``"sha256"``) of the bytes ``blocks``
+    yield, in one pass."""
+    hashes = [hashlib.new(name) for name in algorithms]
+    for block in blocks:
+        for digest in hashes:
+            digest.update(block)
+    return tuple(digest.hexdigest() for digest in hashes)
+
+
+def file_digests(path: str | os.PathLike[str], *algorithms: str) -> tuple[str, ...]:
+    """:func:`digests` of a file's bytes, read once in blocks of 1 MiB."""
+    with open(path, "rb") as handle:
+        return digests(iter(lambda: handle.read(1 << 20), b""), *algorithms)
+
+
+def file_md5(path: str | os.PathLike[str]) -> str:
+    """The md5 of a file, as VLMEvalKit's ``md5()`` gives it for a TSV."""
+    return file_digests(path, "md5")[0]
 
 
 def write_json(path: str | os.PathLike[str], obj: Any) -> Path:

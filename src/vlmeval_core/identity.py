@@ -27,7 +27,7 @@ from types import MappingProxyType
 from typing import Any
 
 from vlmeval_core.datasets.registry import DATASETS, DatasetRef
-from vlmeval_core.files import write_json
+from vlmeval_core.files import file_digests, file_md5, write_json
 from vlmeval_core.run_plan import Plan
 
 IDENTITY_FILE = "identity.json"
@@ -143,14 +143,8 @@ def directory_sha256(directory: Path) -> str:
     )
     for path in files:
         digest.update(path.relative_to(directory).as_posix().encode() + b"\0")
-        with open(path, "rb") as handle:
-            digest.update(hashlib.file_digest(handle, "sha256").digest())
+        digest.update(bytes.fromhex(file_digests(path, "sha256")[0]))
     return digest.hexdigest()
-
-
-def file_md5(path: Path) -> str:
-    with open(path, "rb") as handle:
-        return hashlib.file_digest(handle, "md5").hexdigest()
 
 
 def load_identity(run_dir: Path) -> dict[str, Any] | None:

@@ -1,7 +1,8 @@
 """Fetch a registered benchmark's TSV into the data dir, checked, never half-written.
 
-Torch-free and pandas-free (urllib, hashlib, tqdm), so ``vlmeval fetch`` in the
-launcher can use it as well as rank 0 of a run.
+Torch-free and pandas-free (httpx, the project's HTTP client, and tqdm), so
+``vlmeval fetch`` in the launcher can use it as well as rank 0 of a run; the file
+is written through :func:`vlmeval_core.files.atomic_writer`.
 
 :func:`ensure_dataset` is the whole contract:
 
@@ -33,27 +34,27 @@ turned into ``_`` (``MMBench_DEV_EN`` -> ``MMBENCH_DEV_EN``, ``A-OKVQA`` ->
 from __future__ import annotations
 
 import contextlib
-import hashlib
-import http.client
 import os
 import re
-import urllib.error
-import urllib.request
-from collections.abc import Mapping
+import ssl
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import IO, Any
+from urllib.parse import urlsplit
+from urllib.request import url2pathname
 
 from vlmeval_core.datasets.registry import DatasetEntry
 from vlmeval_core.env_flags import is_offline
 from vlmeval_core.errors import RuntimeFailure
-from vlmeval_core.files import _fsync_dir, locked_temp, write_atomic
+from vlmeval_core.files import atomic_writer, digests, file_digests, write_atomic
 
 URL_BASE_VARIABLE = "VLMEVAL_DATA_URL_BASE"
 TIMEOUT_VARIABLE = "VLMEVAL_DOWNLOAD_TIMEOUT"
 DEFAULT_TIMEOUT_S = 60.0
 CHUNK = 1 << 20
 ATTEMPTS = 2
-USER_AGENT = "vlmeval-image/0.1 (Python urllib)"
+USER_AGENT = "vlmeval-image/0.1 (Python httpx)"
 
 
 @dataclass(frozen=True)
@@ -126,12 +127,8 @@ def sha256_record(path: Path) -> Path:
 
 def hash_file(path: Path) -> tuple[str, str]:
     """(md5, sha256) of a file, read once."""
-    md5, sha = hashlib.md5(), hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(CHUNK), b""):
-            md5.update(block)
-            sha.update(block)
-    return md5.hexdigest(), sha.hexdigest()
+    md5, sha = file_digests(path, "md5", "sha256")
+    return md5, sha
 
 
 def _read_record(record: Path) -> str | None:
@@ -270,36 +267,17 @@ def _download(
     """Stream ``url`` to a temp file beside ``path``, check it, rename it into place."""
     from tqdm import tqdm
 
-    request = urllib.request.Request(url, headers={"User-Agent": USER_AGENT})
-    try:
-        response = urllib.request.urlopen(request, timeout=_timeout())
-    except urllib.error.HTTPError as exc:
-        raise RuntimeFailure(
-            f"{entry.name}: downloading {url} failed: HTTP {exc.code} {exc.reason}"
-            + (
-                " (the URL comes from VLMEVAL_DATA_URL_BASE / VLMEVAL_DATA_URL_*)"
-                if source.overridden
-                else ""
-            )
-            + f"; {fetch_advice(entry)}"
-        ) from None
-    except (urllib.error.URLError, OSError, ValueError) as exc:
-        reason = getattr(exc, "reason", exc)
-        raise _TransferError(f"cannot reach {url}: {reason}") from None
-    md5, sha = hashlib.md5(), hashlib.sha256()
-    try:
-        fd, tmp = locked_temp(path, ".part")
-    except OSError as exc:
-        response.close()
-        raise RuntimeFailure(
-            f"{entry.name}: cannot write into the data dir {path.parent} "
-            f"({exc.strerror or exc}): mount it writable, or place the file from {url} there"
-        ) from None
-    try:
-        with response, os.fdopen(fd, "wb") as handle:
-            expected = _content_length(response)
-            received = 0
-            with tqdm(
+    with contextlib.ExitStack() as stack:
+        expected, blocks = stack.enter_context(_opened(url, entry, source))
+        try:
+            handle = stack.enter_context(atomic_writer(path, suffix=".part"))
+        except OSError as exc:
+            raise RuntimeFailure(
+                f"{entry.name}: cannot write into the data dir {path.parent} "
+                f"({exc.strerror or exc}): mount it writable, or place the file from {url} there"
+            ) from None
+        bar = stack.enter_context(
+            tqdm(
                 total=expected,
                 unit="B",
                 unit_scale=True,
@@ -308,37 +286,92 @@ def _download(
                 disable=not progress,
                 mininterval=1.0,
                 dynamic_ncols=True,
-            ) as bar:
-                while True:
-                    try:
-                        block = response.read(CHUNK)
-                    except (TimeoutError, http.client.HTTPException, OSError, ValueError) as exc:
-                        raise _TransferError(
-                            f"the transfer broke off after {received} bytes ({exc!r})"
-                        ) from None
-                    if not block:
-                        break
-                    handle.write(block)
-                    md5.update(block)
-                    sha.update(block)
-                    received += len(block)
-                    bar.update(len(block))
-            if expected is not None and received != expected:
-                raise _TransferError(
-                    f"the transfer was truncated: {received} of {expected} bytes arrived"
-                )
-            handle.flush()
-            os.fsync(handle.fileno())
-        md5_hex, sha_hex = md5.hexdigest(), sha.hexdigest()
-        _verify_download(entry, path, source, md5_hex, sha_hex)
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-    _fsync_dir(path.parent)
+            )
+        )
+        md5, sha = digests(_written(blocks, handle, bar), "md5", "sha256")
+        received = handle.tell()
+        if expected is not None and received != expected:
+            raise _TransferError(
+                f"the transfer was truncated: {received} of {expected} bytes arrived"
+            )
+        _verify_download(entry, path, source, md5, sha)
     if source.md5 is None and _read_record(sha256_record(path)) is None:
-        _write_record(sha256_record(path), sha_hex, path.name)
-    return md5_hex, sha_hex
+        _write_record(sha256_record(path), sha, path.name)
+    return md5, sha
+
+
+def _written(blocks: Iterator[bytes], handle: IO[bytes], bar: Any) -> Iterator[bytes]:
+    """Each block of the transfer, once written to ``handle`` and shown on ``bar``."""
+    for block in blocks:
+        handle.write(block)
+        bar.update(len(block))
+        yield block
+
+
+def _arriving(
+    blocks: Iterator[bytes], expected: int | None, errors: tuple[type[BaseException], ...]
+) -> Iterator[bytes]:
+    """``blocks``, where one of ``errors`` (the transfer broke off) is a :class:`_TransferError`
+    that says how much arrived."""
+    received = 0
+    try:
+        for block in blocks:
+            received += len(block)
+            yield block
+    except errors as exc:
+        if expected is not None and received < expected:
+            what = f"the transfer was truncated: {received} of {expected} bytes arrived"
+        else:
+            what = f"the transfer broke off after {received} bytes"
+        raise _TransferError(f"{what} ({exc!r})") from None
+
+
+@contextlib.contextmanager
+def _opened(
+    url: str, entry: DatasetEntry, source: Source
+) -> Iterator[tuple[int | None, Iterator[bytes]]]:
+    """The length ``url`` announces (None: unknown) and its bytes, in blocks; an HTTP error
+    status is a RuntimeFailure, a server that cannot be reached a :class:`_TransferError`.
+    A ``file://`` URL (a mirror on a mounted volume) is read from disk."""
+    if urlsplit(url).scheme == "file":
+        try:
+            local = open(url2pathname(urlsplit(url).path), "rb")  # noqa: SIM115 (closed below)
+        except OSError as exc:
+            raise _TransferError(f"cannot reach {url}: {exc.strerror or exc}") from None
+        with local:
+            size = os.fstat(local.fileno()).st_size
+            yield size, _arriving(iter(lambda: local.read(CHUNK), b""), size, (OSError,))
+        return
+    import httpx
+
+    client = httpx.Client(
+        headers={"User-Agent": USER_AGENT, "Accept-Encoding": "identity"},
+        timeout=_timeout(),
+        follow_redirects=True,
+        verify=ssl.create_default_context(),  # the system's CAs, as urllib used
+    )
+    with client:
+        try:
+            response = client.send(client.build_request("GET", url), stream=True)
+        except (httpx.TransportError, httpx.InvalidURL, OSError, ValueError) as exc:
+            raise _TransferError(f"cannot reach {url}: {exc}") from None
+        try:
+            if response.is_error:
+                raise RuntimeFailure(
+                    f"{entry.name}: downloading {url} failed: HTTP {response.status_code} "
+                    f"{response.reason_phrase}"
+                    + (
+                        " (the URL comes from VLMEVAL_DATA_URL_BASE / VLMEVAL_DATA_URL_*)"
+                        if source.overridden
+                        else ""
+                    )
+                    + f"; {fetch_advice(entry)}"
+                )
+            expected = _content_length(response)
+            errors = (httpx.TransportError, httpx.StreamError, OSError)
+            yield expected, _arriving(response.iter_raw(CHUNK), expected, errors)
+        finally:
+            response.close()
 
 
 def _verify_download(entry: DatasetEntry, path: Path, source: Source, md5: str, sha: str) -> None:

@@ -15,8 +15,7 @@ from pathlib import Path
 from vlmeval_core.datasets import download, shapes
 from vlmeval_core.datasets.registry import DATASETS, DatasetRef
 from vlmeval_core.errors import UsageError
-from vlmeval_core.files import remove_leftover_temps, write_atomic
-from vlmeval_core.identity import file_md5
+from vlmeval_core.files import file_md5, remove_leftover_temps, write_atomic
 
 
 def synthetic_dir(data_dir: Path, run_dir: Path) -> Path:

@@ -22,7 +22,6 @@ from __future__ import annotations
 import ast
 import base64
 import binascii
-import hashlib
 import io
 import json
 import logging
@@ -40,7 +39,7 @@ from PIL import Image
 from vlmeval_core.datasets.prompts import OPTION_LETTERS, build_prompt
 from vlmeval_core.datasets.registry import DATASETS
 from vlmeval_core.errors import UsageError
-from vlmeval_core.files import file_kind
+from vlmeval_core.files import file_kind, file_md5
 
 log = logging.getLogger(__name__)
 
@@ -95,14 +94,6 @@ KIND_EVIDENCE = {
     "vqa": "its answers are not all Yes/No and it has no option columns",
 }
 """What in a file's content makes :func:`infer_kind` give each kind."""
-
-
-def file_md5(path: Path) -> str:
-    digest = hashlib.md5()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 @dataclass

@@ -23,8 +23,8 @@ import torch
 from vlmeval_core.distributed import world_size_unset
 from vlmeval_core.errors import RuntimeFailure, UsageError
 from vlmeval_core.gpu_support import FLASH_ATTENTION_MIN_CAPABILITY, Capability, auto_dtype
+from vlmeval_core.models.record import ModelSpec
 from vlmeval_core.prompt_families import FAMILIES, Message, conversation
-from vlmeval_core.run_plan import ModelSpec
 
 DTYPES = {"bfloat16": torch.bfloat16, "float16": torch.float16, "float32": torch.float32}
 HALF_DTYPES = (torch.bfloat16, torch.float16)

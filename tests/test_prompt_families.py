@@ -157,3 +157,23 @@ def test_internvl_leaves_mmmu_placeholders_in_its_text_before_the_images():
     messages = build_messages(FAMILIES["internvl"], bench("MMMU_DEV_VAL"), row, ["i1", "i2"])
     assert [m["type"] for m in messages] == ["text", "image", "image"]
     assert messages[0]["value"].startswith("Compare <image 1> and <image 2>\nA. x\nB. y\n")
+
+
+def test_every_family_reads_the_same_options_as_the_dataset_prompt():
+    """One reading of the option columns (datasets/prompts.py ``options_of``): set cells in
+    letter order, a number as its text, an empty (NaN) cell and a missing column left out."""
+    row = {"question": "How many?", "A": 3, "B": float("nan"), "C": 4.5, "E": "five"}
+    shown = "A. 3\nC. 4.5\nE. five\n"
+    assert shown in text_of("dataset", "MMStar", row)
+    assert shown in text_of("qwen2-vl", "MMStar", row)
+    assert "\nA. 3\nC. 4.5\nE. five\n" in text_of("internvl", "MMStar", row)
+
+
+def test_a_benchmarks_type_is_the_kind_label_the_registry_shows():
+    from vlmeval_core.datasets.registry import KINDS
+
+    assert {kind: Benchmark("X", kind, kind).type for kind in KINDS} == {
+        "mcq": "MCQ",
+        "yorn": "Y/N",
+        "vqa": "VQA",
+    }

@@ -30,7 +30,8 @@ from vlmeval_core.run_names import SAFE_NAME_PATTERN
 
 Kind = Literal["mcq", "yorn", "vqa"]
 KINDS = dict(zip(get_args(Kind), ("MCQ", "Y/N", "VQA"), strict=True))
-"""Internal kind key -> the label VLMEvalKit users know."""
+"""Our kind -> VLMEvalKit's ``DATASET_TYPE``, the label its users know (also what a prompt
+family's :class:`~vlmeval_core.prompt_families.family.Benchmark` reports)."""
 
 
 @dataclass(frozen=True)

@@ -3,18 +3,15 @@
 from __future__ import annotations
 
 import re
-import string
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from vlmeval_core.datasets.prompts import present as _holds_value
+from vlmeval_core.datasets.registry import KINDS
 
 Message = dict[str, Any]
 """VLMEvalKit's message part: ``{"type": "image" | "text", "value": …}``."""
-
-VLMEVALKIT_TYPES = {"mcq": "MCQ", "yorn": "Y/N", "vqa": "VQA"}
-"""Our kind -> VLMEvalKit's ``DATASET_TYPE``."""
 
 
 @dataclass(frozen=True)
@@ -31,7 +28,7 @@ class Benchmark:
     @property
     def type(self) -> str:
         """VLMEvalKit's ``DATASET_TYPE``: MCQ, Y/N or VQA."""
-        return VLMEVALKIT_TYPES[self.kind]
+        return KINDS[self.kind]
 
 
 Builder = Callable[[Mapping[str, Any], Benchmark, list[Any]], list[Message] | None]
@@ -57,11 +54,6 @@ class PromptFamily:
 def present(row: Mapping[str, Any], key: str) -> bool:
     """VLMEvalKit's ``key in line and not pd.isna(line[key])``."""
     return _holds_value(row.get(key))
-
-
-def options(row: Mapping[str, Any]) -> dict[str, Any]:
-    """The option columns A…Z that hold a value, in letter order."""
-    return {k: row[k] for k in string.ascii_uppercase if present(row, k)}
 
 
 def hint(row: Mapping[str, Any]) -> Any:

@@ -7,13 +7,13 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from vlmeval_core.datasets.prompts import options_of
 from vlmeval_core.prompt_families.family import (
     Benchmark,
     Message,
     PromptFamily,
     cn_string,
     hint,
-    options,
 )
 
 DECLINED = ("MMDU", "MME-RealWorld", "MME-RealWorld-CN", "WeMath_COT", "MMAlignBench",
@@ -35,7 +35,7 @@ def multi_choice_prompt(row: Mapping[str, Any]) -> str:
     question = str(row["question"])
     if hint(row) is not None:
         question = f"{hint(row)}\n{question}"
-    found = options(row)
+    found = options_of(row)
     for key, item in found.items():
         question += f"\n{key}. {item}"
     if found:

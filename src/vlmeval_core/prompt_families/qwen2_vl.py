@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from vlmeval_core.datasets.prompts import options_of
 from vlmeval_core.prompt_families.family import (
     Benchmark,
     Message,
@@ -17,7 +18,6 @@ from vlmeval_core.prompt_families.family import (
     cn_string,
     hint,
     images_then,
-    options,
 )
 
 MMMU = frozenset({"MMMU_DEV_VAL", "MMMU_TEST"})
@@ -34,7 +34,7 @@ def _mcq_text(row: Mapping[str, Any], *, mmmu: bool) -> str:
     if hint(row) is not None:
         prompt += f"Hint: {hint(row)}\n"
     prompt += f"Question: {row['question']}\n"
-    found = options(row)
+    found = options_of(row)
     if found:
         prompt += "Options:\n" + "".join(f"{k}. {v}\n" for k, v in found.items())
         if mmmu:

@@ -206,3 +206,20 @@ def test_the_readme_check_catches_a_changed_default(field, monkeypatch):
     monkeypatch.setitem(eval_flags(), field, changed)
     with pytest.raises(AssertionError, match=spec.long):
         test_the_readme_states_each_flags_declared_default()
+
+
+def test_a_flag_and_the_plan_field_it_fills_share_one_default():
+    """A plan built in code (or hand-written without the field) gets what the flag gives."""
+    from vlmeval_core.datasets.registry import resolve_dataset
+    from vlmeval_core.models.registry import MODELS
+    from vlmeval_core.run_plan import EndpointSpec, Plan
+
+    request = EvalRequest(model="tiny-vlm", data=("ShapesMCQ",))
+    plan = Plan(MODELS["tiny-vlm"], (resolve_dataset("ShapesMCQ"),), "cpu", "/out", "r")
+    endpoint = EndpointSpec("http://127.0.0.1:8000/v1")
+    assert (request.seed, request.limit) == (plan.seed, plan.limit)
+    assert (request.api_concurrency, request.api_timeout, request.api_max_response_bytes) == (
+        endpoint.concurrency,
+        endpoint.timeout_s,
+        endpoint.max_response_bytes,
+    )

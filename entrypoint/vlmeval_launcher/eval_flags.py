@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from functools import cache
 from typing import Any, Literal, Union, get_args, get_origin
 
-from vlmeval_core.choices import Dtype, ImageHandling
+from vlmeval_core.choices import DEFAULT_SEED, Dtype, ImageHandling
 from vlmeval_core.endpoint import options as endpoint_options
 
 Device = Literal["auto", "cuda", "cpu"]
@@ -120,7 +120,7 @@ class EvalRequest:
     limit: int | None = flag(
         None, metavar="N", help="Evaluate only the first N items of each dataset."
     )
-    seed: int = flag(0, help="Random seed of every rank.")
+    seed: int = flag(DEFAULT_SEED, help="Random seed of every rank.")
     trust_remote_code: bool | None = flag(
         None,
         help="Run the model repository's own code.",

@@ -39,6 +39,7 @@ from pydantic.dataclasses import dataclass
 from vlmeval_core.datasets.registry import DatasetRef
 from vlmeval_core.endpoint import options as endpoint_options
 from vlmeval_core.errors import UsageError
+from vlmeval_core.choices import DEFAULT_SEED
 from vlmeval_core.files import write_json
 from vlmeval_core.models.record import ModelSpec
 from vlmeval_core.run_names import SAFE_NAME_PATTERN
@@ -83,7 +84,7 @@ class Plan:
     output_dir: NonEmpty
     run_name: SafeName
     limit: Positive | None = None
-    seed: int = 0
+    seed: int = DEFAULT_SEED
     endpoint: EndpointSpec | None = None
     schema: Literal[1] = SCHEMA_VERSION
 

@@ -42,3 +42,13 @@ def test_vlmeval_offline_alone_skips_the_hub_probe_and_tells_the_ranks(monkeypat
 def test_hf_hub_offline_skips_the_probe_with_nothing_to_add(monkeypatch):
     monkeypatch.setattr(hub_reach, "unreachable", lambda url, *a, **k: pytest.fail(url))
     assert hub_reach.check_hub(HUB_MODEL, {"HF_HUB_OFFLINE": "1"}).environment == {}
+
+
+def test_doctor_reads_the_hub_switches_through_the_one_true_set(monkeypatch):
+    from vlmeval_core import env_flags
+    from vlmeval_launcher.doctor import _offline_check
+
+    for value, on in [(" TRUE ", True), ("yes", True), ("2", False), ("off", False)]:
+        assert _offline_check({"TRANSFORMERS_OFFLINE": value}).detail.startswith("on ") is on
+    monkeypatch.setattr(env_flags, "TRUE_VALUES", env_flags.TRUE_VALUES | {"y"})
+    assert _offline_check({"HF_HUB_OFFLINE": "y"}).detail.startswith("on (HF_HUB_OFFLINE)")

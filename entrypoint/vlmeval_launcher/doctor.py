@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from vlmeval_core.errors import VlmevalError
+from vlmeval_core.env_flags import is_set
 from vlmeval_core.gpu_support import auto_dtype, capability_problem, format_capability
 from vlmeval_core.models.registry import TINY_VLM_DIR
 from vlmeval_launcher import __version__
@@ -23,7 +24,6 @@ from vlmeval_launcher.exec_ranks import find_torchrun
 from vlmeval_launcher.launch import check_data_dir, check_output_dir
 
 OK, WARN, FAIL = "ok", "warn", "fail"
-_TRUE = ("1", "true", "yes", "on")
 
 
 @dataclass(frozen=True)
@@ -211,11 +211,7 @@ def _cache_check(env: Mapping[str, str]) -> Check:
 
 
 def _offline_check(env: Mapping[str, str]) -> Check:
-    offline = [
-        v
-        for v in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE")
-        if env.get(v, "").strip().lower() in _TRUE
-    ]
+    offline = [v for v in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE") if is_set(v, env)]
     if offline:
         return Check(OK, "hf offline", f"on ({', '.join(offline)}): models must already be cached")
     token = "a token is set" if env.get("HF_TOKEN") else "no token (gated models need HF_TOKEN)"

@@ -14,8 +14,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from vlmeval_core.errors import VlmevalError
 from vlmeval_core.env_flags import is_set
+from vlmeval_core.errors import VlmevalError
 from vlmeval_core.gpu_support import auto_dtype, capability_problem, format_capability
 from vlmeval_core.models.registry import TINY_VLM_DIR
 from vlmeval_launcher import __version__

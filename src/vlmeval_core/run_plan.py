@@ -36,10 +36,10 @@ from typing import Annotated, Any, Literal
 from pydantic import Field, TypeAdapter, ValidationError
 from pydantic.dataclasses import dataclass
 
+from vlmeval_core.choices import DEFAULT_SEED
 from vlmeval_core.datasets.registry import DatasetRef
 from vlmeval_core.endpoint import options as endpoint_options
 from vlmeval_core.errors import UsageError
-from vlmeval_core.choices import DEFAULT_SEED
 from vlmeval_core.files import write_json
 from vlmeval_core.models.record import ModelSpec
 from vlmeval_core.run_names import SAFE_NAME_PATTERN

@@ -26,7 +26,7 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from misbehaving_server import MisbehavingServer, Step
+from misbehaving_server import MisbehavingServer, Step, completion
 from vlmeval_core.endpoint.client import EndpointClient, ItemFailed, RetryPolicy
 from vlmeval_core.errors import RuntimeFailure
 from vlmeval_core.run_plan import EndpointSpec
@@ -272,7 +272,8 @@ def test_the_key_comes_from_the_environment(monkeypatch, variables, sent):
 
 @pytest.mark.slow  # ~6 s: a run, a stop and a rerun
 def test_sigterm_stops_an_endpoint_run_and_ends_its_attempt(tmp_path):
-    with MisbehavingServer([Step(stall_s=0.3)] * 400) as server:
+    answer = json_body(completion("A"))  # answers, slowly: the rerun has answers to score
+    with MisbehavingServer([Step(body=answer, stall_s=0.3)] * 400) as server:
         argv = [
             *(VLMEVAL, "eval", "--api-base", server.base_url, "-m", "fake-vlm"),
             *("-d", "ShapesMCQ", "--output", str(tmp_path / "out")),

@@ -198,8 +198,14 @@ def eval_command(**flags: Any) -> None:
     from vlmeval_core.identity import run_identity
     from vlmeval_core.node import ENV_VARIABLE as NODE_VARIABLE
     from vlmeval_core.run_summary import QUIET_VARIABLE
+    from vlmeval_core.run_verdict import ALLOW_FAILED_ITEMS_VARIABLE
     from vlmeval_launcher.claim import check_identity, claim_run
-    from vlmeval_launcher.exec_ranks import build_argv, exec_ranks, launch_environment
+    from vlmeval_launcher.exec_ranks import (
+        build_argv,
+        check_environment,
+        exec_ranks,
+        launch_environment,
+    )
     from vlmeval_launcher.hub_reach import check_hub
     from vlmeval_launcher.launch import resolve_launch
 
@@ -247,6 +253,7 @@ def eval_command(**flags: Any) -> None:
         **launch.node.to_env(),
         **attempts.handover(plan.run_dir, claim.attempt, claim.lock),
         QUIET_VARIABLE: "1" if request.quiet else "0",
+        ALLOW_FAILED_ITEMS_VARIABLE: "1" if request.allow_failed_items else "0",
         **hub.environment,
     }
     try:

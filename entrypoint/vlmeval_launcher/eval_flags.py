@@ -182,6 +182,11 @@ class EvalRequest:
         short="-q",
         help="Print no progress and no summary table at the end (scripts read summary.json).",
     )
+    allow_failed_items: bool = flag(
+        False,
+        help="Exit 0 even when every item of a dataset failed (otherwise 3) or every answer "
+        "is unparsed (otherwise 2); the results are written either way.",
+    )
     dry_run: bool = flag(
         False,
         help="Print the plan, the command that starts the ranks and this node's settings; "

@@ -34,6 +34,7 @@ from typing import TYPE_CHECKING
 from vlmeval_core import attempts, failure
 from vlmeval_core.run_end import exit_now, print_stopped, rank_failure, run_dir_of
 from vlmeval_core.run_summary import print_summary
+from vlmeval_core.run_verdict import judge_run
 from vlmeval_core.signals import AGENT_PID_VARIABLE
 
 if TYPE_CHECKING:
@@ -88,7 +89,17 @@ def main(argv: list[str] | None = None) -> int:
     run_dir = run_dir_of(argv)
     if run_dir is not None:
         print_summary(run_dir)
+        if hosts_rank_0(argv):  # another node's copy of summary.json may be an old one
+            return judge_run(run_dir)
     return 0
+
+
+def hosts_rank_0(argv: list[str]) -> bool:
+    """Whether torchrun's ``argv`` makes this node the one of rank 0 (``--node-rank 0``)."""
+    for flag in ("--node-rank", "--node_rank"):
+        if flag in argv[:-1]:
+            return argv[argv.index(flag) + 1] == "0"
+    return True
 
 
 if __name__ == "__main__":

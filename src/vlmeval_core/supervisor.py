@@ -68,6 +68,7 @@ from pathlib import Path
 from vlmeval_core import attempts, failure
 from vlmeval_core.run_end import exit_now, print_stopped, rank_failure, run_dir_of
 from vlmeval_core.run_summary import print_summary
+from vlmeval_core.run_verdict import judge_run
 from vlmeval_core.signals import AGENT_PID_VARIABLE
 
 AGENT = "supervisor"
@@ -313,6 +314,7 @@ def main(argv: list[str] | None = None) -> int:
             shutil.rmtree(workdir, ignore_errors=True)
     if code == 0 and run_dir is not None:
         print_summary(run_dir)
+        code = judge_run(run_dir)
     return code
 
 

@@ -13,12 +13,14 @@ from pathlib import Path
 from vlmeval_core import attempts, worker
 from vlmeval_core.run_end import exit_now
 from vlmeval_core.run_summary import print_summary
+from vlmeval_core.run_verdict import judge_run
 
 
 def main() -> int:
     code = worker.main()
     if code == 0:
         print_summary(Path(sys.argv[-1]).parent)
+        code = judge_run(Path(sys.argv[-1]).parent)
     return code
 
 

@@ -143,3 +143,34 @@ def test_a_rank_that_finds_a_broken_tsv_ends_the_run_with_exit_2_and_one_line(tm
     )
     assert done.returncode == 2, done.stderr[-3000:]
     assert f"vlmeval: error: {broken}: missing required column(s) answer" in done.stderr
+
+
+@pytest.mark.parametrize(
+    ("header", "refusal"),
+    [
+        ("index\tquestion\tA\tB\timage", "missing required column(s) answer; found index"),
+        ("index\tquestion\tanswer", "missing column 'image' (base64) or 'image_path'"),
+        ('\ufeffindex\t"question"\tanswer', "missing column 'image'"),  # BOM, quoted name
+    ],
+)
+def test_a_local_tsv_missing_a_column_is_refused_at_launch_before_any_directory(
+    tmp_path, header, refusal
+):
+    table = tmp_path / "Bad.tsv"
+    table.write_text(f"{header}\n0\tq?\tx\ty\tz\n", encoding="utf-8")
+    env = fake_nvml.subprocess_env(None, fake=False, HF_HUB_OFFLINE="1")
+    done = subprocess.run(
+        [
+            *(VLMEVAL, "eval", "--device", "cpu", "-m", "tiny-vlm", "-d", f"{table}:mcq"),
+            *("--output", str(tmp_path / "outputs"), "--data-dir", str(tmp_path / "data")),
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+    assert done.returncode == 2, done.stderr
+    (line,) = done.stderr.strip().splitlines()
+    assert line.startswith(f"vlmeval: error: {table}: {refusal}"), line
+    assert not (tmp_path / "outputs").exists()

@@ -529,7 +529,7 @@ def test_data_dir_falls_back_from_vlmeval_data_dir_to_lmudata_to_home(monkeypatc
 
 def test_datasets_split_on_commas_and_spaces_and_repeat_once(workspace):
     tsv = workspace / "mine.tsv"
-    tsv.write_text("index\tquestion\tanswer\n")
+    tsv.write_text("index\timage\tquestion\tanswer\n")  # a header as the launcher checks it
     plan, _ = dry_run(
         "-m",
         "tiny-vlm",

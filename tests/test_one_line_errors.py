@@ -196,8 +196,10 @@ def test_no_writable_temporary_directory_is_one_line_that_says_to_add_a_tmpfs():
             text=True,
             timeout=600,
         )
+        claimed = (volumes / "out" / "tiny-vlm").exists()
     finally:
         subprocess.run(["rm", "-rf", str(volumes)], check=True)
     assert done.returncode == 3, done.stderr[-3000:]
     line = the_error_line(done)
     assert "no writable temporary directory" in line and "tmpfs" in line, line
+    assert not claimed  # checked before the run directory is made

@@ -225,6 +225,7 @@ def eval_command(**flags: Any) -> None:
             err=True,
         )
         return
+    check_environment()  # before the claim: a host that cannot run leaves no run directory
     hub = check_hub(plan.model)
     if hub.note is not None:
         click.echo(f"{PROG}: note: {hub.note}", err=True)

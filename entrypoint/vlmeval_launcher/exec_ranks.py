@@ -140,8 +140,7 @@ def check_environment(environ: Mapping[str, str] | None = None) -> None:
 
 def exec_ranks(argv: list[str], added_env: Mapping[str, str]) -> NoReturn:
     """Replace this process with ``argv`` (:func:`build_argv`); only returns by raising
-    RuntimeFailure."""
-    check_environment()
+    RuntimeFailure. The caller has run :func:`check_environment` before claiming the run."""
     os.environ.update(added_env)
     sys.stdout.flush()
     sys.stderr.flush()

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
+from vlmeval_core.datasets.columns import check_header
 from vlmeval_core.datasets.registry import DatasetRef, resolve_dataset
 from vlmeval_core.endpoint import options
 from vlmeval_core.errors import RuntimeFailure, UsageError
@@ -284,6 +285,9 @@ def _resolve_datasets(values: Iterable[str], model_name: str) -> tuple[DatasetRe
             )
         refs[ref.name] = ref  # the same dataset named twice is evaluated once
     check_dataset_names(refs, slug(model_name))
+    for ref in refs.values():
+        if ref.path is not None:  # before the run is claimed: no directory for a run never run
+            check_header(Path(ref.path), ref.name)
     return tuple(refs.values())
 
 

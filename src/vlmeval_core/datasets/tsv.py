@@ -36,6 +36,7 @@ from typing import Any, BinaryIO
 import pandas as pd
 from PIL import Image
 
+from vlmeval_core.datasets.columns import check_columns
 from vlmeval_core.datasets.prompts import OPTION_LETTERS, build_prompt
 from vlmeval_core.datasets.registry import DATASETS
 from vlmeval_core.errors import UsageError
@@ -43,7 +44,6 @@ from vlmeval_core.files import file_kind, file_md5
 
 log = logging.getLogger(__name__)
 
-REQUIRED = ("index", "question", "answer")
 INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
 """The range of an ``index`` (int64, as in VLMEvalKit's pandas frames)."""
 IMAGE_REF_MAX_LEN = 64
@@ -338,21 +338,8 @@ def load_tsv(
             f"{path}: not a readable TSV ({detail}); "
             "VLMEvalKit's format is tab-separated with a header row"
         ) from None
-    missing = [c for c in REQUIRED if c not in frame.columns]
-    if missing:
-        raise UsageError(
-            f"{path}: missing required column(s) {', '.join(missing)}; "
-            f"found {', '.join(map(str, frame.columns))}"
-        )
-    if "image" not in frame.columns and "image_path" not in frame.columns:
-        raise UsageError(f"{path}: missing column 'image' (base64) or 'image_path'")
+    check_columns(path, list(frame.columns), name)
     entry = DATASETS.get(name) if name is not None else None
-    needed = [c for c in (entry.columns if entry is not None else ()) if c not in frame.columns]
-    if needed:
-        raise UsageError(
-            f"{path}: {name} is scored with column(s) {', '.join(needed)}, which the file "
-            f"lacks; found {', '.join(map(str, frame.columns))}"
-        )
     if frame.empty:
         raise UsageError(f"{path}: the file has a header but no rows; a dataset needs items")
     if entry is not None and entry.skip_missing_images and "image" in frame.columns:

@@ -361,12 +361,12 @@ def gpus_command(as_json: bool) -> None:
     Exits 2 when no GPU is usable (3: a broken driver, or GPUs too old), so a
     script can use it as a probe; with --json the list is printed first ([]).
     """
-    from vlmeval_launcher.gpus import discover
+    from vlmeval_launcher.gpus import CPU_FIX, discover
 
     inventory = discover()
     if as_json:
         click.echo(json.dumps([g.to_dict() for g in inventory.gpus], indent=2))
-    inventory.require()
+    inventory.require(cpu_fix=CPU_FIX)
     if as_json:
         return
     rows = [(str(g.index), g.uuid, g.name, f"{g.memory_total_mib} MiB") for g in inventory.gpus]

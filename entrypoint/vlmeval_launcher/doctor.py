@@ -10,6 +10,7 @@ from __future__ import annotations
 import importlib.util
 import os
 import platform
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -56,7 +57,7 @@ def run_checks(
     checks.append(_module_check("transformers"))
     checks.append(_worker_check())
     checks.append(_torchrun_check())
-    checks.append(_dir_check("output", lambda: check_output_dir(output, create=False), output))
+    checks.append(_output_check(output, env))
     checks.append(_dir_check("data", lambda: check_data_dir(data_dir), data_dir))
     checks.append(_cache_check(env))
     checks.append(_offline_check(env))
@@ -191,6 +192,53 @@ def _dir_check(name: str, check: Callable[[], None], path: Path) -> Check:
         return Check(FAIL, name, str(exc))
     state = "writable" if name == "output" else "readable"
     return Check(OK, name, f"{path} ({state if path.exists() else 'can be created'})")
+
+
+MOUNTINFO = Path("/proc/self/mountinfo")
+
+
+def _output_check(output: Path, env: Mapping[str, str], mountinfo: Path = MOUNTINFO) -> Check:
+    """The output line; in the image, a warning when no volume is mounted there (the
+    results would stay in the container's own layer, and go with it)."""
+    check = _dir_check("output", lambda: check_output_dir(output, create=False), output)
+    if check.status != OK or not gpu_discovery.in_image(env) or is_mounted(output, mountinfo):
+        return check
+    return Check(
+        WARN,
+        "output",
+        f"{output} is no mounted volume: the results stay in this container and are lost "
+        f"with it (docker run --rm); mount a host directory there: -v $PWD/outputs:{output}",
+    )
+
+
+def is_mounted(path: Path, mountinfo: Path = MOUNTINFO) -> bool:
+    """Whether ``path`` lies on a mount other than the root file system: the longest mount
+    point of ``mountinfo`` that holds it, or, where that cannot be read, a device number
+    that differs from the root's."""
+    resolved = os.path.realpath(path)
+    try:
+        lines = mountinfo.read_text(encoding="utf-8", errors="replace").splitlines()
+    except OSError:
+        lines = []
+    points = []
+    for line in lines:
+        fields = line.split(" ")
+        if len(fields) > 4:
+            points.append(re.sub(r"\\([0-7]{3})", lambda m: chr(int(m[1], 8)), fields[4]))
+    if points:
+        holder = max(
+            (p for p in points if p == "/" or resolved == p or resolved.startswith(p + "/")),
+            key=len,
+            default="/",
+        )
+        return holder != "/"
+    existing = Path(resolved)
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    try:
+        return existing.stat().st_dev != Path("/").stat().st_dev
+    except OSError:
+        return True  # cannot tell: no warning
 
 
 def _cache_check(env: Mapping[str, str]) -> Check:

@@ -44,22 +44,36 @@ from vlmeval_core.gpu_support import Capability, capability_problem, driver_prob
 CONTAINER_MARKERS = (Path("/.dockerenv"), Path("/run/.containerenv"))
 """Files docker and podman create in every container they start."""
 
+IMAGE_ENV = "VLMEVAL_IMAGE_VERSION"
+"""Set by docker/Dockerfile in the vlmeval image, and nowhere else."""
+
+CPU_FIX = "or run on the CPU: vlmeval eval --device cpu …"
+"""The CPU alternative, as a command (``vlmeval gpus`` itself takes no --device)."""
+
 
 def in_container(markers: Iterable[Path] = CONTAINER_MARKERS) -> bool:
-    """Whether this process runs in a docker or podman container."""
+    """Whether this process runs in a docker or podman container (any image)."""
     return any(marker.exists() for marker in markers)
 
 
+def in_image(environ: Mapping[str, str] | None = None) -> bool:
+    """Whether this process runs in the vlmeval image, the container whose ``docker run``
+    flags the messages may name. Not the container markers: a development machine or CI
+    runner may itself be a container (it has /.dockerenv) where vlmeval runs from a venv,
+    and there the user starts no container (measured on this project's machines)."""
+    return bool((os.environ if environ is None else environ).get(IMAGE_ENV))
+
+
 def no_gpu_message(container: bool | None = None) -> str:
-    """Why there is no GPU and the fix; it names a container only inside one."""
-    if in_container() if container is None else container:
+    """Why there is no GPU and the fix; it names a container only inside the image."""
+    if in_image() if container is None else container:
         return (
             "no NVIDIA GPU is visible in this container: start it with --gpus all "
-            "(NVIDIA Container Toolkit), or pass --device cpu"
+            f"(NVIDIA Container Toolkit), {CPU_FIX}"
         )
     return (
-        "no NVIDIA GPU is visible (NVML finds no driver or no device): install the NVIDIA "
-        "driver and check nvidia-smi, or pass --device cpu"
+        "no NVIDIA GPU is visible on this host (NVML finds no driver or no device): install "
+        f"the NVIDIA driver and check nvidia-smi, {CPU_FIX}"
     )
 
 
@@ -119,18 +133,22 @@ class Inventory:
     unavailable: str | None = None
     visibility: str = ""
 
-    def require(self, warn: bool = True) -> tuple[Gpu, ...]:
+    def require(self, warn: bool = True, cpu_fix: str | None = None) -> tuple[Gpu, ...]:
         """The usable GPUs, or an error saying why there are none (or why they cannot run).
 
         No GPU is a UsageError (exit 2); a GPU older than this build supports a
         RuntimeFailure (exit 3). With ``warn``, a driver older than torch's CUDA build
         needs gets a ``vlmeval: warning:`` line on stderr (CUDA's forward compatibility
-        can still run it on datacenter GPUs; torch then decides).
+        can still run it on datacenter GPUs; torch then decides). ``cpu_fix`` replaces the
+        messages' "--device cpu" where that flag is not taken (:data:`CPU_FIX`).
         """
         if not self.gpus:
-            raise UsageError(self.none_usable())
+            raise UsageError(self.none_usable() if cpu_fix is None else self.none_usable(cpu_fix))
+        fix = {} if cpu_fix is None else {"cpu_fix": cpu_fix}
         problems = [
-            p for g in self.gpus if g.capability and (p := capability_problem(g.name, g.capability))
+            p
+            for g in self.gpus
+            if g.capability and (p := capability_problem(g.name, g.capability, **fix))
         ]
         if problems:
             raise RuntimeFailure(problems[0])
@@ -148,20 +166,21 @@ class Inventory:
         """No NVIDIA GPU here (no driver, or none reported); not GPUs that are hidden."""
         return self.unavailable is not None or not self.physical
 
-    def none_usable(self) -> str:
-        """Why no GPU is usable, and the fix (one line)."""
+    def none_usable(self, cpu_fix: str = "or pass --device cpu") -> str:
+        """Why no GPU is usable, and the fix (one line); ``cpu_fix`` names the CPU way out
+        (a flag for eval, a command for ``vlmeval gpus``)."""
         if self.no_gpu_at_all:
             return no_gpu_message()
         count = len(self.physical)
         if self.visibility:
             return (
                 f"{self.visibility} hides all {count} GPU{'s' if count != 1 else ''} NVML "
-                "reports: unset it or name the GPUs to use, or pass --device cpu"
+                f"reports: unset it or name the GPUs to use, {cpu_fix}"
             )
         return (
             f"the {count} GPU{'s' if count != 1 else ''} NVML reports are in MIG mode without "
             "MIG devices: create MIG instances (nvidia-smi mig -cgi … -C) or disable MIG mode, "
-            "or pass --device cpu"
+            f"{cpu_fix}"
         )
 
 

@@ -298,14 +298,15 @@ def _place(
     if request.device not in DEVICE_CHOICES:
         raise UsageError(f"--device {request.device!r}: choose one of {', '.join(DEVICE_CHOICES)}")
     if request.device == "cpu":
-        return "cpu", (), request.nproc or 1
+        return "cpu", (), _cpu_ranks(request)
 
     inventory = discover()
     if request.device == "auto" and inventory.no_gpu_at_all:
         if not auto_device.runs_on_cpu_by_default(model):
             raise UsageError(f"{inventory.none_usable()}; {auto_device.refusal_advice(model)}")
+        nproc = _cpu_ranks(request)
         print(f"vlmeval: note: {auto_device.fallback_note(model)}", file=sys.stderr, flush=True)
-        return "cpu", (), request.nproc or 1
+        return "cpu", (), nproc
     gpus = inventory.require()
     per_model = model.gpus_per_model
     if per_model > 1 and any(g.is_mig for g in gpus):
@@ -319,6 +320,30 @@ def _place(
     if needed > visible:
         raise UsageError(_shortage_message(request.nproc, per_model, visible, inventory.visibility))
     return "cuda", gpus, nproc
+
+
+def _cpu_ranks(request: EvalRequest) -> int:
+    """The ranks of a CPU run: ``--nproc`` (1 by default), at most one per usable core.
+
+    More ranks than cores only share the cores (each rank loads its own model copy, and
+    torch's threads fight over them): refused with exit 2, before any work. A dry run only
+    warns, since the command it prints may be meant for a larger machine.
+    """
+    from vlmeval_launcher.exec_ranks import usable_cpus  # exec_ranks imports this module
+
+    nproc = request.nproc or 1
+    cores = usable_cpus()
+    if nproc <= cores:
+        return nproc
+    message = (
+        f"--nproc {nproc} asks for {nproc} CPU ranks, but this machine lets vlmeval use "
+        f"{cores} CPU core{'s' if cores != 1 else ''} (os.sched_getaffinity): use --nproc "
+        f"{cores} or fewer"
+    )
+    if not request.dry_run:
+        raise UsageError(message)
+    print(f"vlmeval: warning: {message}; a run here would stop", file=sys.stderr, flush=True)
+    return nproc
 
 
 def _shortage_message(nproc: int | None, per_model: int, visible: int, visibility: str) -> str:

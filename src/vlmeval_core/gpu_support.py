@@ -34,15 +34,17 @@ def format_capability(capability: Capability) -> str:
     return f"sm_{capability[0]}{capability[1]}"
 
 
-def capability_problem(name: str, capability: Capability) -> str | None:
-    """Why a GPU cannot run this build, or None when it can."""
+def capability_problem(
+    name: str, capability: Capability, cpu_fix: str = "or --device cpu"
+) -> str | None:
+    """Why a GPU cannot run this build, or None when it can; ``cpu_fix`` names the CPU way
+    out (a flag for eval, a command where the flag is not taken)."""
     if capability >= MIN_CAPABILITY:
         return None
     return (
         f"{name} is {format_capability(capability)} (compute capability "
         f"{capability[0]}.{capability[1]}), older than the {format_capability(MIN_CAPABILITY)} "
-        "this image's torch supports (T4, A100, L4, H100 and newer): use another GPU or "
-        "--device cpu"
+        f"this image's torch supports (T4, A100, L4, H100 and newer): use another GPU {cpu_fix}"
     )
 
 

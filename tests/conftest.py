@@ -113,6 +113,16 @@ def predictions(plan: Plan, dataset: str) -> list[dict[str, Any]]:
 
 
 @pytest.fixture
+def small_tmpfs(tmp_path):
+    """A real 64 KiB file system at tmp_path/small, for full-disk faults (needs root)."""
+    mount = tmp_path / "small"
+    mount.mkdir()
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", str(mount)], check=True)
+    yield mount
+    subprocess.run(["umount", "-l", str(mount)], check=True)
+
+
+@pytest.fixture
 def plan_factory(tmp_path):
     def factory(datasets: list[str], **kwargs: Any) -> Plan:
         return make_plan(tmp_path, datasets, **kwargs)

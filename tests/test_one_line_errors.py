@@ -120,16 +120,6 @@ def test_a_dist_timeout_that_is_not_a_positive_number_is_one_line_and_exit_2(tmp
     assert f"DIST_TIMEOUT={value!r} is not a positive number of seconds" in line
 
 
-@pytest.fixture
-def small_tmpfs(tmp_path):
-    """A real 64 KiB file system at tmp_path/small."""
-    mount = tmp_path / "small"
-    mount.mkdir()
-    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", str(mount)], check=True)
-    yield mount
-    subprocess.run(["umount", "-l", str(mount)], check=True)
-
-
 def fill(volume: Path, leave: int) -> None:
     """Fill ``volume`` until only about ``leave`` bytes are free."""
     free = os.statvfs(volume).f_bavail * os.statvfs(volume).f_frsize

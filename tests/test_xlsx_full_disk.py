@@ -12,7 +12,6 @@ import errno
 import gc
 import os
 import secrets
-import subprocess
 import sys
 
 import pandas as pd
@@ -22,16 +21,6 @@ from vlmeval_core.files import write_atomic_with
 from vlmeval_core.report import _write_xlsx
 
 needs_root = pytest.mark.skipif(os.geteuid() != 0, reason="mounting a tmpfs needs root (CI is)")
-
-
-@pytest.fixture
-def small_tmpfs(tmp_path):
-    """A real 64 KiB file system at tmp_path/small."""
-    mount = tmp_path / "small"
-    mount.mkdir()
-    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", str(mount)], check=True)
-    yield mount
-    subprocess.run(["umount", "-l", str(mount)], check=True)
 
 
 @needs_root

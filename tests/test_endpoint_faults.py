@@ -26,6 +26,7 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
+from endpoint_runs import endpoint_eval as vlmeval_eval
 from misbehaving_server import MisbehavingServer, Step, completion
 from vlmeval_core.endpoint.client import EndpointClient, ItemFailed, RetryPolicy
 from vlmeval_core.errors import RuntimeFailure
@@ -164,20 +165,6 @@ def test_a_client_for_a_closed_port_stops_the_run_naming_the_url():
     url = f"http://127.0.0.1:{free_port()}/v1"
     with pytest.raises(RuntimeFailure, match=f"the API server at {url}/models cannot be reached"):
         EndpointClient(EndpointSpec(base_url=url), "m", policy=FAST)
-
-
-def vlmeval_eval(tmp_path: Path, base_url: str, *args: str, **env: str):
-    return subprocess.run(
-        [
-            *(VLMEVAL, "eval", "--api-base", base_url, "-m", "fake-vlm", "-d", "ShapesMCQ"),
-            *("--output", str(tmp_path / "out"), "--data-dir", str(tmp_path / "data")),
-            *("--run-name", "r", *args),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        env={**os.environ, "HF_HUB_OFFLINE": "1", **env},
-    )
 
 
 @pytest.mark.slow  # ~15 s: the client's connect retries

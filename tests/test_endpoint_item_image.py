@@ -8,16 +8,12 @@ from __future__ import annotations
 import base64
 import io
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 from PIL import Image
 
+from endpoint_runs import endpoint_eval
 from misbehaving_server import MisbehavingServer
-
-VLMEVAL = str(Path(sys.executable).parent / "vlmeval")
 
 
 def png_base64(colour: tuple[int, int, int]) -> str:
@@ -44,17 +40,8 @@ def mcq_table(path: Path) -> Path:
 def test_an_unreadable_image_fails_only_its_item_and_the_run_finishes(tmp_path):
     table = mcq_table(tmp_path / "Colours.tsv")
     with MisbehavingServer(answer="A") as server:
-        done = subprocess.run(
-            [
-                *(VLMEVAL, "eval", "--api-base", server.base_url, "-m", "fake-vlm"),
-                *("-d", f"{table}:mcq", "--output", str(tmp_path / "out")),
-                *("--data-dir", str(tmp_path / "data"), "--run-name", "r"),
-                *("--api-concurrency", "1"),
-            ],
-            capture_output=True,
-            text=True,
-            timeout=300,
-            env={**os.environ, "HF_HUB_OFFLINE": "1"},
+        done = endpoint_eval(
+            tmp_path, server.base_url, "--api-concurrency", "1", data=f"{table}:mcq"
         )
     assert done.returncode == 0, done.stderr
     assert "Traceback" not in done.stderr

@@ -6,35 +6,20 @@ server that answers on cue (the endpoint backend: no weights to load)."""
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
+from endpoint_runs import endpoint_eval
 from misbehaving_server import MisbehavingServer, Step
 from vlmeval_core.datasets import shapes
 from vlmeval_core.run_verdict import judge
 
-VLMEVAL = str(Path(sys.executable).parent / "vlmeval")
 
-
-def endpoint_run(tmp_path: Path, server: MisbehavingServer, *extra: str, n: int = 4):
+def endpoint_run(tmp_path: Path, server: MisbehavingServer, *extra: str):
     table = tmp_path / "Shapes.tsv"
-    shapes.generate("ShapesMCQ", n=n).to_csv(table, sep="\t", index=False)
-    return subprocess.run(
-        [
-            *(VLMEVAL, "eval", "--api-base", server.base_url, "-m", "fake-vlm"),
-            *("-d", f"{table}:mcq", "--output", str(tmp_path / "out")),
-            *("--data-dir", str(tmp_path / "data"), "--run-name", "r"),
-            *extra,
-        ],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        env={**os.environ, "HF_HUB_OFFLINE": "1"},
-    )
+    shapes.generate("ShapesMCQ", n=4).to_csv(table, sep="\t", index=False)
+    return endpoint_eval(tmp_path, server.base_url, *extra, data=f"{table}:mcq")
 
 
 def summary(tmp_path: Path) -> dict:

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 import fake_nvml
-from vlmeval_core import attempts, run_lock
+from vlmeval_core import attempts, lifecycle, run_lock
 
 VLMEVAL = str(Path(sys.executable).parent / "vlmeval")
 
@@ -75,9 +75,9 @@ def test_wall_time_comes_from_the_monotonic_clock_whatever_the_wall_clock_says(t
     # the wall clock was 4 years ahead when the attempt started, then NTP stepped it back
     record = json.loads(path.read_text())
     path.write_text(json.dumps({**record, "started": "2030-12-01T10:00:00.000+00:00"}) + "\n")
-    handed = attempts.handover(tmp_path, attempt, lock)
+    handed = lifecycle.handover(tmp_path, attempt, lock)
 
-    assert attempts.conclude(0, handed) == 0
+    assert lifecycle.conclude(0, handed) == 0
 
     (ended,) = attempts.history(tmp_path)
     assert ended["exit"] == 0
@@ -92,7 +92,7 @@ def test_a_finishing_attempt_is_timed_by_the_monotonic_clock_with_its_real_exit(
     attempt = attempts.start(
         tmp_path, node_rank=0, nproc=1, nnodes=1, batch_size=1, gpus_per_model=1, limit=None
     )
-    handed = attempts.handover(tmp_path, attempt, lock)
+    handed = lifecycle.handover(tmp_path, attempt, lock)
     path = attempts.attempts_file(tmp_path, 0)
     record = json.loads(path.read_text())
     path.write_text(json.dumps({**record, "started": "2030-12-01T10:00:00.000+00:00"}) + "\n")

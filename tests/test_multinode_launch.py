@@ -19,11 +19,10 @@ from pathlib import Path
 import pytest
 
 import fake_nvml
-from vlmeval_core import run_lock
+from vlmeval_core import lifecycle, run_lock
 from vlmeval_core.distributed import gpu_slice, usable_gpu_ids
 from vlmeval_core.identity import run_identity
 from vlmeval_core.node import NodeSettings
-from vlmeval_launcher.claim import claim_run
 from vlmeval_launcher.launch import EvalRequest, resolve_launch
 
 VLMEVAL = str(Path(sys.executable).parent / "vlmeval")
@@ -111,7 +110,14 @@ def test_each_nodes_ranks_take_that_nodes_gpus_whatever_order_the_nodes_launch(
                 rdzv_endpoint="127.0.0.1:29400",
             )
         )
-        claim = claim_run(launch, run_identity(launch.plan).to_dict(), restart=False)
+        claim = lifecycle.claim(
+            launch.plan,
+            run_identity(launch.plan).to_dict(),
+            node_rank=rank,
+            nproc=launch.nproc,
+            nnodes=2,
+            restart=False,
+        )
         run_lock.release(claim.lock.fd)
         handed[rank] = launch.node.to_env()
         plans.append((launch.plan_path).read_bytes())

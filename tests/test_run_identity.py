@@ -174,7 +174,7 @@ def test_a_resumed_hub_model_is_pinned_to_the_commit_the_run_started_with(tmp_pa
     from vlmeval_core import run_lock
     from vlmeval_core.errors import UsageError
     from vlmeval_core.identity import run_identity
-    from vlmeval_launcher.claim import claim_run
+    from vlmeval_core.lifecycle import claim
     from vlmeval_launcher.launch import EvalRequest, resolve_launch
 
     launch = resolve_launch(
@@ -190,13 +190,14 @@ def test_a_resumed_hub_model_is_pinned_to_the_commit_the_run_started_with(tmp_pa
     identity = run_identity(launch.plan).to_dict()
     assert identity["model"]["commit"] is None, "not in the cache: downloaded by the ranks"
 
-    def claim(commit: str | None) -> dict:
+    def claimed(commit: str | None) -> dict:
         found = {**identity, "model": {**identity["model"], "commit": commit}}
-        run_lock.release(claim_run(launch, found, restart=False).lock.fd)
+        held = claim(launch.plan, found, node_rank=0, nproc=1, nnodes=1, restart=False)
+        run_lock.release(held.lock.fd)
         return json.loads(launch.plan_path.read_text())
 
-    assert claim(None)["model"]["revision"] is None
-    assert claim("a" * 40)["model"]["revision"] == "a" * 40, "the first commit known is kept"
-    assert claim(None)["model"]["revision"] == "a" * 40, "also when the cache lost it"
+    assert claimed(None)["model"]["revision"] is None
+    assert claimed("a" * 40)["model"]["revision"] == "a" * 40, "the first commit known is kept"
+    assert claimed(None)["model"]["revision"] == "a" * 40, "also when the cache lost it"
     with pytest.raises(UsageError, match=f'model.commit was "{"a" * 40}", now "{"b" * 40}"'):
-        claim("b" * 40)
+        claimed("b" * 40)

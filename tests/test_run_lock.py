@@ -121,20 +121,20 @@ def test_a_second_launch_is_refused_and_a_killed_holder_is_taken_over(tmp_path):
 
 
 def test_torchrun_concludes_only_the_attempt_whose_lock_it_holds(tmp_path):
-    from vlmeval_core import attempts
+    from vlmeval_core import attempts, lifecycle
 
     run_dir = tmp_path / "run"
     lock = run_lock.acquire(run_dir)
     attempt = attempts.start(
         run_dir, node_rank=0, nproc=2, nnodes=1, batch_size=4, gpus_per_model=1, limit=None
     )
-    handed = attempts.handover(run_dir, attempt, lock)
+    handed = lifecycle.handover(run_dir, attempt, lock)
     stranger = {
         attempts.ENV_VARIABLE: handed[attempts.ENV_VARIABLE].replace('"lock_fd": ', '"lock_fd": 1')
     }
-    assert attempts.conclude(3, stranger) == 3
+    assert lifecycle.conclude(3, stranger) == 3
     assert attempts.history(run_dir)[0]["exit"] is None, "a stray variable ends nothing"
-    assert attempts.conclude(143, handed) == 143
+    assert lifecycle.conclude(143, handed) == 143
     (ended,) = attempts.history(run_dir)
     assert (ended["exit"], ended["world_size"]) == (143, 2) and ended["wall_s"] >= 0
     again = run_lock.acquire(run_dir)

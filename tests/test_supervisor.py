@@ -26,7 +26,7 @@ import pytest
 
 import fake_nvml
 from processes import alive, children, seconds_until_gone
-from vlmeval_core import attempts, run_lock
+from vlmeval_core import attempts, lifecycle, run_lock
 
 VLMEVAL = str(Path(sys.executable).parent / "vlmeval")
 SUPERVISOR = [sys.executable, "-m", "vlmeval_core.supervisor"]
@@ -250,7 +250,7 @@ def test_the_attempt_ends_with_the_exit_code_and_the_lock_goes_with_the_supervis
     attempt = attempts.start(
         run_dir, node_rank=0, nproc=2, nnodes=1, batch_size=1, gpus_per_model=1, limit=None
     )
-    handed = attempts.handover(run_dir, attempt, lock)
+    handed = lifecycle.handover(run_dir, attempt, lock)
     # as through the launcher's exec: the lock's descriptor, and the variable naming it
     process = supervise(
         fake,

@@ -194,12 +194,11 @@ Results go to <output>/<model>/<run-name>/; rerun with the same --run-name to re
 @request_options()
 def eval_command(**flags: Any) -> None:
     """Validate a run, claim its directory, write its plan and exec what starts the ranks."""
-    from vlmeval_core import attempts
+    from vlmeval_core import lifecycle
     from vlmeval_core.identity import run_identity
     from vlmeval_core.node import ENV_VARIABLE as NODE_VARIABLE
     from vlmeval_core.run_summary import QUIET_VARIABLE
     from vlmeval_core.run_verdict import ALLOW_FAILED_ITEMS_VARIABLE
-    from vlmeval_launcher.claim import check_identity, claim_run
     from vlmeval_launcher.exec_ranks import (
         build_argv,
         check_environment,
@@ -216,7 +215,7 @@ def eval_command(**flags: Any) -> None:
     identity = run_identity(plan).to_dict()
     if request.dry_run:
         if not request.restart:
-            check_identity(plan.run_dir, identity)
+            lifecycle.check_resume(plan, identity)
         click.echo(json.dumps(plan.to_dict(), indent=2, ensure_ascii=False))
         click.echo(shlex.join(argv))
         click.echo(
@@ -229,13 +228,17 @@ def eval_command(**flags: Any) -> None:
     hub = check_hub(plan.model)
     if hub.note is not None:
         click.echo(f"{PROG}: note: {hub.note}", err=True)
-    claim = claim_run(launch, identity, restart=request.restart)
-    if claim.lock.abandoned_by is not None:
-        click.echo(
-            f"{PROG}: note: taking over the run lock {claim.lock.path} from "
-            f"{claim.lock.abandoned_by.describe()}, which ended without releasing it",
-            err=True,
-        )
+    claim = lifecycle.claim(
+        plan,
+        identity,
+        node_rank=launch.node_rank,
+        nproc=launch.nproc,
+        nnodes=launch.nnodes,
+        restart=request.restart,
+    )
+    takeover = claim.lock.takeover_note()
+    if takeover is not None:
+        click.echo(f"{PROG}: note: {takeover}", err=True)
     if claim.moved_to is not None:
         click.echo(f"{PROG}: moved the previous run aside to {claim.moved_to}", err=True)
     ranks = f"{launch.nproc} rank{'s' if launch.nproc != 1 else ''}"
@@ -252,7 +255,7 @@ def eval_command(**flags: Any) -> None:
     handed = {
         **launch_environment(launch),
         **launch.node.to_env(),
-        **attempts.handover(plan.run_dir, claim.attempt, claim.lock),
+        **lifecycle.handover(plan.run_dir, claim.attempt, claim.lock),
         QUIET_VARIABLE: "1" if request.quiet else "0",
         ALLOW_FAILED_ITEMS_VARIABLE: "1" if request.allow_failed_items else "0",
         **hub.environment,
@@ -260,7 +263,7 @@ def eval_command(**flags: Any) -> None:
     try:
         exec_ranks(argv, handed)
     except VlmevalError as exc:
-        attempts.conclude(exc.exit_code, handed)  # no supervisor will end this attempt
+        lifecycle.conclude(exc.exit_code, handed)  # no supervisor will end this attempt
         raise
 
 

@@ -1,16 +1,19 @@
-"""Every launch of a run is an attempt: when, where, how many ranks, and how it ended.
+"""Every launch of a run is an attempt: when, where, how many ranks, with what, how it ended.
 
 The launcher of each node appends a ``start`` record to its node's file,
 ``<run_dir>/attempts.node-<n>.jsonl`` (one writer per file, the holder of the
-node's run lock, so hosts never append to one file over NFS), before it execs
-the ranks' supervisor (:mod:`vlmeval_core.supervisor`, or torchrun's wrapper
-:mod:`vlmeval_core.elastic_agent`), which appends the ``end`` record with the exit code when
-it ends (:func:`conclude`, which also releases the run lock). An attempt killed
-outright (SIGKILL, power loss) has no end record: its exit stays unknown (null),
-and its wall time is not counted. The manifest lists them all (:func:`history`).
-The launcher tells the supervisor which attempt it runs through ``VLMEVAL_RUN_ATTEMPT``
-(JSON: attempts file, attempt id, lock file and descriptor, and the monotonic clock's
-reading at the start).
+node's run lock, so hosts never append to one file over NFS), and the process that
+runs the ranks appends the ``end`` record with the exit code when it ends; both are
+:mod:`vlmeval_core.lifecycle`'s. A start record also states the versions of what
+makes the predictions (torch, transformers, tokenizers, torch's CUDA) and the image
+(``versions``, ``image``). An attempt killed outright (SIGKILL, power loss) has no end
+record: its exit stays unknown (null), and its wall time is not counted. The manifest
+lists them all (:func:`history`), each with its ``state``: ``ended``, ``running`` (no
+end record yet, and its node's lock is held by it now: another node still ending when
+rank 0 writes the manifest) or ``unknown`` (no end record, no holder: killed outright).
+The launcher tells the process that runs the ranks which attempt it runs through
+``VLMEVAL_RUN_ATTEMPT`` (JSON: attempts file, attempt id, lock file and descriptor, and
+the monotonic clock's reading at the start).
 
 An attempt's ``wall_s`` comes from the monotonic clock of its host (the end record
 carries it), so a wall clock that steps back or forward (NTP, a VM resumed) does not
@@ -78,8 +81,10 @@ def start(
     batch_size: int,
     gpus_per_model: int,
     limit: int | None,
+    provenance: Mapping[str, Any] | None = None,
 ) -> Attempt:
-    """Record the start of an attempt and return it."""
+    """Record the start of an attempt (with ``provenance``: its versions and image) and
+    return it."""
     attempt = Attempt(
         id=uuid.uuid4().hex[:12],
         node_rank=node_rank,
@@ -94,50 +99,14 @@ def start(
         clock=time.monotonic(),
     )
     record = {k: v for k, v in asdict(attempt).items() if k != "clock"}
-    append_jsonl(attempts_file(run_dir, node_rank), [{"event": "start", **record}])
+    append_jsonl(
+        attempts_file(run_dir, node_rank), [{"event": "start", **record, **(provenance or {})}]
+    )
     return attempt
 
 
 def attempts_file(run_dir: Path, node_rank: int) -> Path:
     return Path(run_dir) / f"attempts.node-{node_rank}.jsonl"
-
-
-def handover(run_dir: Path, attempt: Attempt, lock: run_lock.RunLock) -> dict[str, str]:
-    """The variable that tells the ranks' supervisor which attempt to conclude, which lock to
-    release; makes the lock's descriptor survive the exec."""
-    os.set_inheritable(lock.fd, True)
-    file = attempts_file(run_dir, attempt.node_rank)
-    value = {
-        "file": str(file),
-        "id": attempt.id,
-        "lock": str(lock.path),
-        "lock_fd": lock.fd,
-        "clock": attempt.clock,
-    }
-    return {ENV_VARIABLE: json.dumps(value)}
-
-
-def conclude(exit_code: int, environ: Mapping[str, str] | None = None) -> int:
-    """The ranks' supervisor ends its attempt: record the exit code, release the lock.
-
-    Returns ``exit_code``; does nothing when it was started without a launcher.
-    """
-    env = os.environ if environ is None else environ
-    raw = env.get(ENV_VARIABLE)
-    if not raw:
-        return exit_code
-    handed = json.loads(raw)
-    fd = int(handed["lock_fd"])
-    if not run_lock.holds(fd, Path(handed["lock"])):
-        return exit_code  # a variable inherited from elsewhere: not this process's attempt
-    end = {"event": "end", "id": handed["id"], "ended": now(), "exit": exit_code}
-    if isinstance(handed.get("clock"), int | float):
-        end["wall_s"] = elapsed_s(handed["clock"])
-    try:
-        append_jsonl(handed["file"], [end])
-    finally:
-        run_lock.release(fd)
-    return exit_code
 
 
 def current_id(environ: Mapping[str, str] | None = None) -> str | None:
@@ -156,33 +125,91 @@ def current_wall_s(environ: Mapping[str, str] | None = None) -> float | None:
 def history(
     run_dir: Path, finishing: str | None = None, exit_code: int = 0
 ) -> list[dict[str, Any]]:
-    """Every attempt with ``ended``, ``exit`` and ``wall_s`` (None where unknown).
+    """Every attempt with ``ended``, ``exit`` and ``wall_s`` (None where unknown) and its
+    ``state`` (see the module docstring).
 
     ``finishing`` is the attempt that is completing the run right now: it ends now,
     with ``exit_code``, its ``wall_s`` the monotonic time since it started
     (:func:`current_wall_s`). Records that do not read as this module's are skipped,
     each with one warning naming its file and line.
     """
+    live = running_attempts(run_dir, _held_lock())  # before the records: see running_attempts
     records = list(_valid_records(run_dir))
     starts = sorted((r for r in records if r["event"] == "start"), key=lambda r: r["_started"])
-    attempts = {r["id"]: {**r, "ended": None, "exit": None, "wall_s": None} for r in starts}
+    attempts = {
+        r["id"]: {
+            **r,
+            "ended": None,
+            "exit": None,
+            "wall_s": None,
+            "state": "running" if r["id"] in live else "unknown",
+        }
+        for r in starts
+    }
     for record in records:
         if record["event"] == "end" and record["id"] in attempts:
             attempt = attempts[record["id"]]
             wall = record.get("wall_s")
             if wall is None:  # an older end record: the wall clock's difference, if sane
                 wall = _seconds(attempt["_started"], record["_ended"])
-            attempt.update(ended=record["ended"], exit=record["exit"], wall_s=wall)
+            attempt.update(ended=record["ended"], exit=record["exit"], wall_s=wall, state="ended")
     if finishing in attempts:
         attempt, ended = attempts[finishing], now()
         wall = current_wall_s()
         if wall is None:  # a launcher that handed no clock
             wall = _seconds(attempt["_started"], datetime.fromisoformat(ended))
-        attempt.update(ended=ended, exit=exit_code, wall_s=wall)
+        attempt.update(ended=ended, exit=exit_code, wall_s=wall, state="ended")
     for attempt in attempts.values():
         for key in ("event", "_started", "_line"):
             del attempt[key]
     return list(attempts.values())
+
+
+def any_earlier(run_dir: Path, node_rank: int) -> bool:
+    """Whether the run had an attempt before this launch: one that is not running now on
+    another node (the launch that holds node ``node_rank``'s lock calls it, before its
+    own start record). Quiet: the manifest warns about the records it skips."""
+    live = running_attempts(run_dir, run_lock.lock_path(run_dir, node_rank))
+    return any(
+        r["event"] == "start" and r["id"] not in live for r in _valid_records(run_dir, warn=False)
+    )
+
+
+def running_attempts(run_dir: Path, held: Path | None) -> set[str]:
+    """The attempts whose node's lock is held by them now (:func:`run_lock.running_attempt`),
+    but for the lock at ``held``, which this process holds: it must never open that file.
+
+    Read before the records: an attempt appends its end record before it releases its lock,
+    so one found running and then without an end record was still running.
+    """
+    found = set()
+    for path in sorted(Path(run_dir).glob(".node-*.lock")):
+        if held is not None and path == held:
+            continue
+        attempt = run_lock.running_attempt(path)
+        if attempt is not None:
+            found.add(attempt)
+    return found
+
+
+def run_versions(run_dir: Path) -> dict[str, Any] | None:
+    """The ``versions`` of the run's first attempt that recorded them (None: none did)."""
+    starts = [
+        r
+        for r in _valid_records(run_dir, warn=False)
+        if r["event"] == "start" and isinstance(r.get("versions"), dict)
+    ]
+    return min(starts, key=lambda r: r["_started"])["versions"] if starts else None
+
+
+def _held_lock() -> Path | None:
+    """The lock file this process holds, as the launcher handed it (None: none)."""
+    raw = os.environ.get(ENV_VARIABLE)
+    if not raw:
+        return None
+    handed = json.loads(raw)
+    path = Path(handed["lock"])
+    return path if run_lock.holds(int(handed["lock_fd"]), path) else None
 
 
 def total_wall_s(attempts: list[dict[str, Any]]) -> float:
@@ -216,13 +243,16 @@ _END_FIELDS: dict[str, tuple[type, ...]] = {
 }
 
 
-def _valid_records(run_dir: Path) -> Iterator[dict[str, Any]]:
+def _valid_records(run_dir: Path, *, warn: bool = True) -> Iterator[dict[str, Any]]:
     """Each record of the run's attempts files that reads as a start or an end record,
-    with its times parsed (``_started``, ``_ended``); the others are warned about."""
+    with its times parsed (``_started``, ``_ended``); the others are warned about
+    (unless not ``warn``)."""
     for path in sorted(Path(run_dir).glob("attempts.node-*.jsonl")):
         for line, record in enumerate(read_jsonl(path), start=1):
             problem = _problem(record)
             if problem is not None:
+                if not warn:
+                    continue
                 print(
                     f"vlmeval: warning: {path}: line {line}: {problem}; the record is skipped "
                     "(the manifest lists the attempts of the other records)",
@@ -279,3 +309,11 @@ def _seconds(started: datetime, ended: datetime) -> float | None:
     """``ended - started`` by the wall clock; None where the clock stepped back."""
     delta = round((ended - started).total_seconds(), 3)
     return delta if delta >= 0 else None
+
+
+def conclude(exit_code: int) -> int:
+    """:func:`vlmeval_core.lifecycle.conclude`, for ``endpoint/__main__.py`` until its owner
+    calls that (then this goes)."""
+    from vlmeval_core import lifecycle
+
+    return lifecycle.conclude(exit_code)

@@ -20,7 +20,7 @@ across hosts). A one-node run does not use it: it runs under the torch-free
   interpreter's teardown, which takes seconds on a loaded host (docker stop
   allows 10 s in all);
 * started by ``vlmeval eval``, it also ends the launch's attempt: it records
-  the exit code and releases the run lock (:func:`vlmeval_core.attempts.conclude`).
+  the exit code and releases the run lock (:func:`vlmeval_core.lifecycle.conclude`).
 """
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ import sys
 from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
-from vlmeval_core import attempts, failure
+from vlmeval_core import failure, lifecycle
 from vlmeval_core.run_end import exit_now, print_stopped, rank_failure, run_dir_of
 from vlmeval_core.run_summary import print_summary
 from vlmeval_core.run_verdict import judge_run
@@ -103,4 +103,4 @@ def hosts_rank_0(argv: list[str]) -> bool:
 
 
 if __name__ == "__main__":
-    exit_now(attempts.conclude(main()))
+    exit_now(lifecycle.conclude(main()))

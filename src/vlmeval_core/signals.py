@@ -57,12 +57,12 @@ def stop(signum: int) -> NoReturn:
             f"[rank {os.environ.get('RANK', '0')}] stopped by {signal.Signals(signum).name}: "
             "finished items are checkpointed; rerun with the same --run-name to resume\n"
         )
-        from vlmeval_core import attempts
+        from vlmeval_core import lifecycle
 
         # A process that holds the run lock (an endpoint run) ends its attempt; should that
         # fail, its end stays unknown and the kernel drops the lock all the same.
         with contextlib.suppress(OSError):
-            attempts.conclude(128 + signum)
+            lifecycle.conclude(128 + signum)
     sys.stdout.flush()
     sys.stderr.flush()
     os._exit(128 + signum)

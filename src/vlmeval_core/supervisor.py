@@ -41,7 +41,7 @@ Several nodes still run under torchrun and its c10d rendezvous
   ``kill -9`` of this process leaves no rank behind.
 * **the end**: the summary on stdout on success unless ``VLMEVAL_QUIET=1``;
   the attempt's end record and the run lock's release
-  (:func:`vlmeval_core.attempts.conclude`; the lock's descriptor came through
+  (:func:`vlmeval_core.lifecycle.conclude`; the lock's descriptor came through
   the launcher's exec, and the ranks do not inherit it); then out without the
   interpreter's teardown (:func:`vlmeval_core.run_end.exit_now`).
 
@@ -65,7 +65,8 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from vlmeval_core import attempts, failure
+from vlmeval_core import failure, lifecycle
+from vlmeval_core.distributed import STORE_FILE_VARIABLE
 from vlmeval_core.run_end import exit_now, print_stopped, rank_failure, run_dir_of
 from vlmeval_core.run_summary import print_summary
 from vlmeval_core.run_verdict import judge_run
@@ -73,9 +74,6 @@ from vlmeval_core.signals import AGENT_PID_VARIABLE
 
 AGENT = "supervisor"
 """How this process names itself in a line about its own failure, and its log's name."""
-
-STORE_FILE_VARIABLE = "VLMEVAL_STORE_FILE"
-"""The ranks' file store (:data:`vlmeval_core.distributed.STORE_FILE_VARIABLE`)."""
 
 STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGQUIT)
 """What stops the run; torchrun handles the same four."""
@@ -319,4 +317,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    exit_now(attempts.conclude(main()))
+    exit_now(lifecycle.conclude(main()))

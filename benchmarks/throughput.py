@@ -5,14 +5,14 @@
 
 Both paths run in the same process on the same items: the baseline calls
 ``generate()`` once per item (and empties the CUDA cache after each, as
-VLMEvalKit does); the fast path is ``vlmeval_core.inference.predict_shard`` at
-batch sizes 1, 4, 16 and 32 (GPU: 8, 16 and 32, over 48 items, so that the whole
-setup, model build included, takes a few minutes of a lent GPU's ten). After a
-warm-up, each configuration runs
-``--repeats`` times and the medians are reported: items/s, generated and
-prompt tokens/s, peak host RSS and GPU memory, wall time, ratio to the
-baseline. The GPU setup also compares the decode rate with the bound set by
-reading every weight once per decode step at the measured memory bandwidth.
+VLMEvalKit does); the fast path is ``vlmeval_core.backends.predict_missing`` through
+the transformers backend at batch sizes 1, 4, 16 and 32 (GPU: 8, 16 and 32, over 48
+items, so that the whole setup, model build included, takes a few minutes of a lent
+GPU's ten). After a warm-up, each configuration runs ``--repeats`` times and the
+medians are reported: items/s, generated and prompt tokens/s, peak host RSS and GPU
+memory, wall time, ratio to the baseline. The GPU setup also compares the decode rate
+with the bound set by reading every weight once per decode step at the measured memory
+bandwidth.
 Results go to ``benchmarks/results/throughput-<device>.{json,md}``.
 """
 
@@ -36,11 +36,12 @@ from typing import Any
 import torch
 import transformers
 
+from vlmeval_core.backends import predict_missing
 from vlmeval_core.datasets import shapes
 from vlmeval_core.datasets.tsv import Dataset, load_tsv
 from vlmeval_core.distributed import RankInfo
 from vlmeval_core.files import write_atomic
-from vlmeval_core.inference import predict_shard
+from vlmeval_core.inference import Transformers
 from vlmeval_core.models.hf import Generation, VisionLanguageModel
 from vlmeval_core.models.registry import TINY_VLM_DIR
 from vlmeval_core.prompt_families import FAMILIES, item_messages
@@ -145,14 +146,12 @@ def batched(
 ) -> tuple[int, int, int]:
     """The evaluator's own path, checkpoints included, into a fresh directory."""
     directory = Path(tempfile.mkdtemp(dir=scratch))
-    stats = predict_shard(
+    stats = predict_missing(
+        Transformers(lambda: setup.model, batch_size, setup.max_new_tokens),
         setup.dataset,
         directory,
         positions,
         ONE_RANK,
-        lambda: setup.model,
-        batch_size,
-        setup.max_new_tokens,
         show_progress=False,  # no bar inside a timed run
     )
     return stats.predicted, stats.prompt_tokens, stats.generated_tokens

@@ -15,9 +15,9 @@ from pathlib import Path
 import pytest
 
 from conftest import node_of, predictions, run_worker
+from vlmeval_core.checkpoints import read_checkpoints
 from vlmeval_core.errors import UsageError
 from vlmeval_core.files import append_jsonl, read_jsonl, write_atomic
-from vlmeval_core.inference import read_checkpoints
 
 
 def shard(directory: Path, rank: int = 0) -> Path:
@@ -115,7 +115,7 @@ def test_a_checkpoint_that_is_a_fifo_or_directory_is_refused_without_blocking(tm
                 from pathlib import Path
                 from vlmeval_core.errors import UsageError
                 from vlmeval_core.files import append_jsonl
-                from vlmeval_core.inference import read_checkpoints
+                from vlmeval_core.checkpoints import read_checkpoints
                 try:
                     read_checkpoints(Path({str(tmp_path)!r}), [1])
                 except UsageError as exc:

@@ -147,14 +147,16 @@ class Hungry:
 def test_a_real_out_of_memory_is_split_and_frees_its_memory(tmp_path, tiny_vlm_on_cuda, shapes_vqa):
     import torch
 
+    from vlmeval_core.backends import predict_missing
+    from vlmeval_core.checkpoints import read_checkpoints
     from vlmeval_core.distributed import RankInfo
     from vlmeval_core.errors import RuntimeFailure
-    from vlmeval_core.inference import predict_shard, read_checkpoints
+    from vlmeval_core.inference import Transformers
 
     def predict(model, directory, batch_size, n):
-        predict_shard(
-            shapes_vqa, directory, list(range(n)), RankInfo(0, 1, 0, 1), lambda: model,
-            batch_size, 8, False,
+        predict_missing(
+            Transformers(lambda: model, batch_size, 8), shapes_vqa, directory, list(range(n)),
+            RankInfo(0, 1, 0, 1), False,
         )  # fmt: skip
         done = read_checkpoints(directory, shapes_vqa.frame["index"])
         return {i: r["prediction"] for i, r in done.items()}

@@ -8,11 +8,13 @@ from pathlib import Path
 import pytest
 import torch
 
+from vlmeval_core.backends import predict_missing
+from vlmeval_core.checkpoints import read_checkpoints
 from vlmeval_core.datasets import shapes
 from vlmeval_core.datasets.tsv import load_tsv
 from vlmeval_core.distributed import RankInfo
 from vlmeval_core.errors import RuntimeFailure
-from vlmeval_core.inference import by_length, estimated_length, predict_shard, read_checkpoints
+from vlmeval_core.inference import Transformers, by_length, estimated_length
 from vlmeval_core.models.hf import VisionLanguageModel
 from vlmeval_core.models.registry import TINY_VLM_DIR
 from vlmeval_core.run_plan import ModelSpec
@@ -52,7 +54,8 @@ class GpuMemoryLimit:
 
 def run(dataset, directory: Path, model, batch_size: int, positions=None):
     positions = list(range(len(dataset))) if positions is None else positions
-    stats = predict_shard(dataset, directory, positions, ONE_RANK, lambda: model, batch_size, 8)
+    backend = Transformers(lambda: model, batch_size, 8)
+    stats = predict_missing(backend, dataset, directory, positions, ONE_RANK)
     return stats, {
         i: r["prediction"] for i, r in read_checkpoints(directory, dataset.frame["index"]).items()
     }

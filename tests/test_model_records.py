@@ -157,9 +157,10 @@ def test_qwen2_vl_gives_ocrbench_images_its_own_min_pixels(tmp_path):
     import pandas as pd
     from PIL import Image
 
+    from vlmeval_core.backends import predict_missing
     from vlmeval_core.datasets.tsv import load_tsv
     from vlmeval_core.distributed import RankInfo
-    from vlmeval_core.inference import predict_shard
+    from vlmeval_core.inference import Transformers
     from vlmeval_core.models.hf import VisionLanguageModel
 
     buffer = io.BytesIO()
@@ -184,8 +185,9 @@ def test_qwen2_vl_gives_ocrbench_images_its_own_min_pixels(tmp_path):
 
     for current in ("OCRBench", "TextVQA_VAL"):
         dataset = load_tsv(tmp_path / f"{current}.tsv", current)
-        predict_shard(dataset, tmp_path / current, [0], RankInfo(0, 1, 0, 1), Recording, 1, 2,
-                      show_progress=False, family=FAMILIES["qwen2-vl"])  # fmt: skip
+        backend = Transformers(Recording, 1, 2, family=FAMILIES["qwen2-vl"])
+        predict_missing(backend, dataset, tmp_path / current, [0], RankInfo(0, 1, 0, 1),
+                        show_progress=False)  # fmt: skip
     assert grids == {"OCRBench": [[1, 20, 20]], "TextVQA_VAL": [[1, 4, 4]]}
 
 

@@ -14,11 +14,13 @@ from pathlib import Path
 import pytest
 import torch
 
+from vlmeval_core.backends import predict_missing
+from vlmeval_core.checkpoints import read_checkpoints
 from vlmeval_core.datasets import shapes
 from vlmeval_core.datasets.tsv import load_tsv
 from vlmeval_core.distributed import RankInfo
 from vlmeval_core.errors import RuntimeFailure
-from vlmeval_core.inference import predict_shard, read_checkpoints
+from vlmeval_core.inference import Transformers
 from vlmeval_core.models.hf import Generation
 
 ONE_RANK = RankInfo(0, 1, 0, 1)
@@ -79,9 +81,8 @@ def dataset(tmp_path_factory):
 
 
 def predict(dataset, directory: Path, model, batch_size: int, n: int):
-    stats = predict_shard(
-        dataset, directory, list(range(n)), ONE_RANK, lambda: model, batch_size, 8, False
-    )
+    backend = Transformers(lambda: model, batch_size, 8)
+    stats = predict_missing(backend, dataset, directory, list(range(n)), ONE_RANK, False)
     return stats, read_checkpoints(directory, dataset.frame["index"])
 
 

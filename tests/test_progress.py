@@ -21,7 +21,7 @@ import pytest
 
 import fake_nvml
 from misbehaving_server import MisbehavingServer
-from vlmeval_core import worker
+from vlmeval_core import run_datasets
 from vlmeval_core.datasets import shapes
 from vlmeval_core.distributed import RankInfo
 
@@ -95,7 +95,7 @@ def test_a_rank_line_reaches_stderr_in_one_write_so_two_ranks_never_splice_lines
             pass
 
     monkeypatch.setattr(sys, "stderr", Stream())
-    worker.log(RankInfo(rank=1, world_size=2, local_rank=1, local_world_size=2), "done")
+    run_datasets.log(RankInfo(rank=1, world_size=2, local_rank=1, local_world_size=2), "done")
 
     assert writes == ["[rank 1] done\n"]
 

@@ -45,9 +45,10 @@ def test_each_image_is_decoded_once_also_when_a_batch_is_split(tmp_path, monkeyp
 
     import torch
 
+    from vlmeval_core.backends import predict_missing
     from vlmeval_core.datasets import tsv
     from vlmeval_core.distributed import RankInfo
-    from vlmeval_core.inference import predict_shard
+    from vlmeval_core.inference import Transformers
     from vlmeval_core.models.hf import VisionLanguageModel
     from vlmeval_core.models.registry import TINY_VLM_DIR
     from vlmeval_core.run_plan import ModelSpec
@@ -73,9 +74,9 @@ def test_each_image_is_decoded_once_also_when_a_batch_is_split(tmp_path, monkeyp
                 raise torch.OutOfMemoryError("CUDA out of memory")
             return model.generate_encoded(inputs, max_new_tokens)
 
-    stats = predict_shard(
-        dataset, tmp_path / "run", range(24), RankInfo(0, 1, 0, 1), OutOfMemoryAbove4, 8, 4,
-        show_progress=False,
+    stats = predict_missing(
+        Transformers(OutOfMemoryAbove4, 8, 4), dataset, tmp_path / "run", range(24),
+        RankInfo(0, 1, 0, 1), show_progress=False,
     )  # fmt: skip
     assert stats.predicted == 24 and stats.batch_size == 4
     assert len(decoded) == 24 and len(set(decoded)) == 24

@@ -64,7 +64,7 @@ def find_torchrun() -> list[str]:
 def build_argv(launch: Launch) -> list[str]:
     """The exact argv that starts the ranks of ``launch``: the supervisor on one node,
     torchrun on several (for an endpoint run, the one process that sends the requests)."""
-    if launch.plan.endpoint is not None:
+    if launch.plan.model.backend == "api":
         return [sys.executable, "-m", ENDPOINT_MODULE, str(launch.plan_path)]
     if launch.nnodes == 1:
         require_torch()

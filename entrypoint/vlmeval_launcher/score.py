@@ -2,12 +2,13 @@
 
 PREDICTIONS is a VLMEvalKit result file (``<model>_<dataset>.xlsx``, or a
 ``.tsv`` / ``.csv``, with ``index`` and ``prediction`` columns) or a vlmeval
-``predictions.jsonl``. The dataset is resolved and loaded as ``eval`` does, each
-of its items is joined to its prediction by index, and the result is scored and
-written in eval's per-dataset layout: ``<output>/<dataset>/``, by default beside
-PREDICTIONS, or PREDICTIONS' own directory when it is already ``<dataset>/``
-(eval's layout), never ``<dataset>/<dataset>/``. A kind the answers do not fit
-is one warning line. No torch: this runs on any machine.
+``predictions.jsonl``. The dataset is resolved and loaded as ``eval`` does, and
+evaluated as eval's merge evaluates it (:func:`vlmeval_core.evaluate.evaluate_dataset`:
+each item joined to its prediction by index, scored, written) in eval's per-dataset
+layout: ``<output>/<dataset>/``, by default beside PREDICTIONS, or PREDICTIONS' own
+directory when it is already ``<dataset>/`` (eval's layout), never
+``<dataset>/<dataset>/``. A kind the answers do not fit is one warning line. No
+torch: this runs on any machine.
 """
 
 from __future__ import annotations
@@ -25,13 +26,9 @@ from vlmeval_core.datasets.on_disk import dataset_path, ensure_on_disk
 from vlmeval_core.datasets.registry import resolve_dataset
 from vlmeval_core.datasets.tsv import KIND_EVIDENCE, Dataset, all_yes_or_no, load_tsv
 from vlmeval_core.errors import UsageError
-from vlmeval_core.report import write_dataset_results
-from vlmeval_core.scoring import score_dataset
-from vlmeval_core.scoring.common import as_text
+from vlmeval_core.evaluate import evaluate_dataset
 
 REQUIRED = ("index", "prediction")
-CARRIED = ("error",)
-"""Prediction-file columns kept besides the prediction (a vlmeval item's failure)."""
 TABLE_SUFFIXES = (".xlsx", ".tsv", ".csv")
 
 
@@ -112,42 +109,6 @@ def load_dataset(spec: str, data_dir: Path, work_dir: Path) -> Dataset:
     return load_tsv(dataset_path(ref, data_dir, work_dir, seed=0), ref.name, ref.kind)
 
 
-def join_predictions(dataset: Dataset, predictions: pd.DataFrame, origin: Path) -> pd.DataFrame:
-    """The dataset's rows (no images) with each item's ``prediction`` (and ``error``).
-
-    Items are matched by ``index``; a dataset whose index is text (HallusionBench,
-    kept as ``source_index``) also matches a VLMEvalKit file keyed by that text.
-    Every item needs one prediction, and every prediction an item.
-    """
-    keys = [as_text(k) for k in predictions["index"]]
-    repeated = pd.Series(keys)[pd.Series(keys).duplicated()]
-    if len(repeated):
-        raise UsageError(f"{origin}: index {repeated.iloc[0]} appears more than once")
-    frame = dataset.frame.drop(columns=[c for c in ("image",) if c in dataset.frame.columns])
-    key_column = "index"
-    if "source_index" in frame.columns and not all(k.lstrip("-").isdigit() for k in keys):
-        key_column = "source_index"
-    item_keys = [as_text(k) for k in frame[key_column]]
-    by_key = dict(zip(keys, predictions.to_dict("records"), strict=True))
-    missing = [k for k in item_keys if k not in by_key]
-    if missing:
-        raise UsageError(
-            f"{origin}: no prediction for index {missing[0]} of {dataset.name} "
-            f"({len(missing)} of {len(item_keys)} items have none); every item needs one"
-        )
-    extra = sorted(set(keys) - set(item_keys))
-    if extra:
-        raise UsageError(
-            f"{origin}: index {extra[0]} is not an item of {dataset.name} "
-            f"({dataset.path}); is this the dataset the predictions were made on?"
-        )
-    joined = {"prediction": [as_text(by_key[k]["prediction"]) for k in item_keys]}
-    for column in CARRIED:
-        if column in predictions.columns:
-            joined[column] = [by_key[k][column] for k in item_keys]
-    return frame.assign(**joined)
-
-
 def model_name(predictions: Path, dataset: str) -> str:
     """The model the predictions are of: ``<model>`` of ``<model>_<dataset>.<ext>``, or, for a
     ``predictions.jsonl`` in eval's layout (``<model>/<run>/<dataset>/``), that directory."""
@@ -195,11 +156,7 @@ def score_predictions(predictions: Path, data: str, output: Path | None, data_di
     warning = answers_mismatch(predictions, frame, dataset)
     if warning is not None:
         print(warning, file=sys.stderr, flush=True)
-    result = score_dataset(
-        dataset.kind,
-        join_predictions(dataset, frame, predictions),
-        dataset.metric,
-        dataset.metric_options,
+    result = evaluate_dataset(
+        dataset, frame, output, model_name(predictions, dataset.name), predictions
     )
-    write_dataset_results(output, model_name(predictions, dataset.name), dataset.name, result)
     return Scored(dataset.name, result.scores, output / dataset.name)

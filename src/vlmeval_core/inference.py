@@ -1,36 +1,28 @@
-"""Each rank's share of a dataset: deterministic sharding, batching, checkpoints and resume.
+"""The transformers backend: each rank's share of a dataset, in batches, out of memory halved.
 
-Item ``p`` (its position in the dataset) belongs to rank ``p % world_size``,
-so every index is predicted by exactly one rank and the merge by index gives
-the same predictions whatever the world size. Each rank appends its finished
-predictions to ``<dataset dir>/.shards/rank-<r>.jsonl``, fsync'd per batch;
-a rerun with the same run name reads every rank file and predicts only what
-is missing.
+Item ``p`` (its position in the dataset) belongs to rank ``p % world_size``
+(:func:`shard_positions`), so every index is predicted by exactly one rank and
+the merge by index gives the same predictions whatever the world size. A rank's
+unfinished items go to the model in batches of prompts of similar length
+(:func:`by_length`), the next batch prepared in the background; a batch that
+runs out of memory is split in halves (:class:`BatchRunner`). Each batch's
+answers go to the rank's checkpoint (:mod:`vlmeval_core.checkpoints`) as it
+finishes; :class:`Transformers` is this backend's entry of
+:data:`vlmeval_core.backends.BACKENDS`.
 """
 
 from __future__ import annotations
 
-import json
-import logging
-import math
-import os
-import sys
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
-from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol, TextIO
+from typing import TYPE_CHECKING, Any, Protocol
 
-from tqdm import tqdm
-from tqdm.contrib.logging import logging_redirect_tqdm
-
-from vlmeval_core import distributed
+from vlmeval_core.checkpoints import ShardStats, ShardStore
 from vlmeval_core.datasets.tsv import Dataset, ItemImageError
 from vlmeval_core.distributed import RankInfo
-from vlmeval_core.errors import RuntimeFailure, UsageError
-from vlmeval_core.files import append_jsonl, open_regular, read_jsonl
+from vlmeval_core.errors import RuntimeFailure
 from vlmeval_core.prompt_families import (
     DEFAULT_FAMILY,
     FAMILIES,
@@ -38,15 +30,10 @@ from vlmeval_core.prompt_families import (
     PromptFamily,
     item_messages,
 )
-from vlmeval_core.run_summary import is_quiet
-from vlmeval_core.signals import deferred
 
 if TYPE_CHECKING:
     from vlmeval_core.models.hf import Generation
-
-log = logging.getLogger(__name__)
-
-SHARDS_DIR = ".shards"
+    from vlmeval_core.run_plan import Plan
 
 
 def shard_positions(n_items: int, info: RankInfo) -> list[int]:
@@ -54,189 +41,9 @@ def shard_positions(n_items: int, info: RankInfo) -> list[int]:
     return list(range(info.rank, n_items, info.world_size))
 
 
-def checkpoint_path(dataset_dir: Path, rank: int) -> Path:
-    return dataset_dir / SHARDS_DIR / f"rank-{rank}.jsonl"
-
-
-def read_checkpoints(
-    dataset_dir: Path, indices: Iterable[int], *, warn: bool = True
-) -> dict[int, dict[str, Any]]:
-    """Every finished prediction of the dataset whose ``indices`` are given, from any rank's
-    checkpoint, by index.
-
-    A record counts when its ``index`` is an integer of ``indices`` and its
-    ``prediction`` a string (its ``error`` null or a string); anything else is
-    skipped, with one warning per file when ``warn``. Two records of one index
-    with different predictions raise UsageError naming the files and the index.
-    """
-    wanted = {int(i) for i in indices}
-    done: dict[int, dict[str, Any]] = {}
-    found_in: dict[int, Path] = {}
-    for path in sorted((dataset_dir / SHARDS_DIR).glob("rank-*.jsonl")):
-        skipped = 0
-        for record in read_jsonl(path):
-            if not _is_record_of(record, wanted):
-                skipped += 1
-                continue
-            index = record["index"]
-            if index not in done:
-                done[index], found_in[index] = record, path
-            elif done[index]["prediction"] != record["prediction"]:
-                raise UsageError(
-                    f"{path}: index {index} has two different predictions "
-                    f"({_short(done[index]['prediction'])} in {found_in[index]}, "
-                    f"{_short(record['prediction'])} here); delete the wrong line, "
-                    "or start over with a new --run-name"
-                )
-        if skipped and warn:
-            log.warning(
-                "vlmeval: warning: %s: skipped %d line(s) that are not a prediction of %s "
-                "(an integer index of the dataset and a string prediction)",
-                path,
-                skipped,
-                dataset_dir.name,
-            )
-    return done
-
-
-def _is_record_of(record: dict[str, Any] | None, indices: set[int]) -> bool:
-    return (
-        record is not None
-        and type(record.get("index")) is int
-        and record["index"] in indices
-        and isinstance(record.get("prediction"), str)
-        and (record.get("error") is None or isinstance(record["error"], str))
-    )
-
-
-def _short(text: str, limit: int = 40) -> str:
-    return repr(text if len(text) <= limit else text[:limit] + "…")
-
-
 def batches(items: Sequence[int], size: int) -> Iterable[list[int]]:
     for start in range(0, len(items), size):
         yield list(items[start : start + size])
-
-
-PLAIN_STEP = 0.1
-"""Without a terminal, a progress line each time another tenth of the dataset is done …"""
-PLAIN_INTERVAL_S = 30.0
-"""… or when this many seconds passed since the last line and something new is done."""
-
-
-class Progress:
-    """Rank 0's view of a dataset's items done by all ranks, read from every rank's checkpoint.
-
-    On a terminal, tqdm's bar, with this process's log records written above it
-    (``logging_redirect_tqdm``); without one (a pipe, a log file, ``docker logs``),
-    one plain line per :data:`PLAIN_STEP` of the dataset or per :data:`PLAIN_INTERVAL_S`,
-    and a last one at :meth:`close`. Shown only where ``enabled`` (rank 0) and not
-    quiet (``VLMEVAL_QUIET=1``, ``vlmeval eval --quiet``). Counts distinct indices of
-    the dataset, so it ends at the dataset's count once every rank is done.
-    """
-
-    def __init__(
-        self,
-        dataset_dir: Path,
-        indices: Sequence[int],
-        enabled: bool,
-        label: str,
-        stream: TextIO | None = None,
-    ) -> None:
-        self._dir, self._label = dataset_dir, label
-        self._wanted = set(indices)
-        self._done: set[int] = set()
-        self._offsets: dict[Path, int] = {}
-        self._stream = sys.stderr if stream is None else stream
-        self._enabled = enabled and not is_quiet()
-        self._bar: tqdm | None = None
-        self._redirect: AbstractContextManager[None] | None = None
-        if not self._enabled:
-            return
-        self._scan()
-        if self._stream.isatty():
-            self._bar = tqdm(
-                total=len(self._wanted),
-                initial=len(self._done),
-                desc=label,
-                unit="item",
-                file=self._stream,
-                dynamic_ncols=True,
-                mininterval=1.0,
-            )
-            self._redirect = logging_redirect_tqdm()
-            self._redirect.__enter__()
-        else:
-            self._started = time.monotonic()
-            self._line(len(self._done))
-
-    def refresh(self) -> None:
-        """Read what the ranks appended since the last call and show it."""
-        if not self._enabled:
-            return
-        self._scan()
-        if self._bar is not None:
-            self._bar.update(len(self._done) - self._bar.n)
-        elif self._line_due():
-            self._line(len(self._done))
-
-    def close(self) -> None:
-        """Show the last count and end the bar on its own line (idempotent)."""
-        if not self._enabled:
-            return
-        self.refresh()
-        if self._bar is not None:
-            self._bar.close()
-            if self._redirect is not None:
-                self._redirect.__exit__(None, None, None)
-        elif len(self._done) != self._shown:
-            self._line(len(self._done))
-        self._enabled = False
-
-    def _line_due(self) -> bool:
-        new = len(self._done) - self._shown
-        step = max(1, math.ceil(PLAIN_STEP * len(self._wanted)))
-        return new >= step or (new > 0 and time.monotonic() - self._shown_at >= PLAIN_INTERVAL_S)
-
-    def _line(self, done: int) -> None:
-        total = len(self._wanted)
-        percent = 100 * done // total if total else 100
-        elapsed = time.monotonic() - self._started
-        print(
-            f"{self._label}: {done}/{total} items ({percent}%), {elapsed:.0f} s",
-            file=self._stream,
-            flush=True,
-        )
-        self._shown, self._shown_at = done, time.monotonic()
-
-    def _scan(self) -> None:
-        for path in sorted((self._dir / SHARDS_DIR).glob("rank-*.jsonl")):
-            offset = self._offsets.get(path, 0)
-            with os.fdopen(open_regular(path, os.O_RDONLY), "rb") as handle:
-                handle.seek(offset)
-                chunk = handle.read()
-            whole = chunk.rfind(b"\n") + 1  # a line still being written waits for the next call
-            for line in chunk[:whole].splitlines():
-                try:
-                    record = json.loads(line)
-                except ValueError:
-                    continue
-                if isinstance(record, dict) and _is_record_of(record, self._wanted):
-                    self._done.add(record["index"])
-            self._offsets[path] = offset + whole
-
-
-@dataclass
-class ShardStats:
-    """What one rank did for one dataset."""
-
-    predicted: int = 0
-    resumed: int = 0
-    errors: int = 0
-    prompt_tokens: int = 0
-    generated_tokens: int = 0
-    batch_size: int = 0
-    wall_s: float = 0.0
 
 
 class Answerer(Protocol):
@@ -456,40 +263,71 @@ def _release_cuda_memory() -> None:
         torch.cuda.empty_cache()
 
 
-def predict_shard(
-    dataset: Dataset,
-    dataset_dir: Path,
-    positions: Sequence[int],
-    info: RankInfo,
-    model: Callable[[], Answerer],
-    batch_size: int,
-    max_new_tokens: int,
-    show_progress: bool = True,
-    family: PromptFamily = FAMILIES[DEFAULT_FAMILY],
-    images: str = "vlmevalkit",
-) -> ShardStats:
-    """Predict this rank's unfinished ``positions``, checkpointing every batch.
+class Transformers:
+    """The in-process backend: one model copy in this rank, answering batches.
 
-    Batches are formed from prompts of similar length; the next batch's images
-    are decoded and encoded by a background thread while the model generates.
-    An item whose image cannot be decoded is recorded with an ``error`` and no
-    prediction; the rest of its batch goes on. ``model()`` is called, in this
-    thread, only when something is left to predict. Each item is sent as ``family``
-    builds it, its images handled as ``images`` says (:meth:`Dataset.images`).
+    ``load()`` builds the model from ``model`` (a factory, called once); each
+    dataset's unfinished items are answered in batches of ``batch_size`` prompts of
+    similar length, longest first, each item sent as ``family`` builds it with its
+    images handled as ``images`` says (:meth:`Dataset.images`). An item whose image
+    cannot be decoded is recorded with an ``error`` and no prediction; the rest of
+    its batch goes on.
     """
-    started = time.perf_counter()
-    indices = dataset.frame["index"].tolist()
-    done = read_checkpoints(dataset_dir, indices, warn=info.is_main)  # one warning per run
-    todo = by_length(dataset, [p for p in positions if indices[p] not in done])
-    own = checkpoint_path(dataset_dir, info.rank)
-    own.parent.mkdir(parents=True, exist_ok=True)
-    processor = family.processor_by_dataset.get(dataset.name)
-    runner = BatchRunner(
-        model() if todo else None, max_new_tokens, batch_size, family, images, processor
-    )
-    progress = Progress(dataset_dir, indices, show_progress and info.is_main, dataset.name)
-    chunks = list(batches(todo, batch_size))
-    try:
+
+    def __init__(
+        self,
+        model: Callable[[], Answerer],
+        batch_size: int,
+        max_new_tokens: int,
+        family: PromptFamily = FAMILIES[DEFAULT_FAMILY],
+        images: str = "vlmevalkit",
+    ) -> None:
+        self._build = model
+        self._model: Any = None
+        self.batch_size, self.max_new_tokens = batch_size, max_new_tokens
+        self.family, self.images = family, images
+        self.load_s = 0.0
+
+    @classmethod
+    def from_plan(cls, plan: Plan) -> Transformers:
+        """The plan's model, loaded in this process on the plan's device."""
+
+        def build() -> Answerer:
+            from transformers.utils import logging as hf_logging
+
+            from vlmeval_core.models.hf import VisionLanguageModel
+
+            hf_logging.disable_progress_bar()  # one bar per rank while loading is noise
+            return VisionLanguageModel(plan.model, plan.device)
+
+        spec = plan.model
+        return cls(
+            build, spec.batch_size, spec.max_new_tokens, FAMILIES[spec.prompt_family], spec.images
+        )
+
+    @property
+    def commit(self) -> str | None:
+        return getattr(self._model, "commit", None)
+
+    @property
+    def server_models(self) -> Any:
+        return None
+
+    def load(self) -> None:
+        if self._model is None:
+            started = time.perf_counter()
+            self._model = self._build()
+            self.load_s = round(time.perf_counter() - started, 3)
+
+    def predict(self, dataset: Dataset, positions: list[int], store: ShardStore) -> ShardStats:
+        """Answer ``positions`` in batches, appending each batch to ``store`` as it finishes;
+        the next batch's images are decoded and encoded by a background thread while the
+        model generates."""
+        processor = self.family.processor_by_dataset.get(dataset.name)
+        runner = BatchRunner(
+            self._model, self.max_new_tokens, self.batch_size, self.family, self.images, processor
+        )
+        chunks = list(batches(by_length(dataset, positions), self.batch_size))
         with ThreadPoolExecutor(max_workers=1, thread_name_prefix="prefetch") as prefetcher:
             upcoming = prefetcher.submit(runner.prepare, dataset, chunks[0]) if chunks else None
             for number in range(len(chunks)):
@@ -497,21 +335,9 @@ def predict_shard(
                 if number + 1 < len(chunks):
                     upcoming = prefetcher.submit(runner.prepare, dataset, chunks[number + 1])
                 results = runner.run(prepared)
-                records = [
-                    {"index": indices[p], "prediction": text, "error": error}
-                    for p, text, error in sorted(results)
-                ]
-                with deferred():
-                    append_jsonl(own, records)
+                store.append(sorted(results))
                 runner.stats.errors += sum(1 for _, _, error in results if error)
-                progress.refresh()
-        if info.world_size > 1:  # rank 0's progress follows the other ranks to the end
-            distributed.barrier_while(progress.refresh)
-    finally:
-        progress.close()
-    if info.world_size > 1:  # the other ranks print only once rank 0's bar is closed
-        distributed.barrier()
-    stats = runner.stats
-    stats.predicted, stats.resumed = len(todo), len(positions) - len(todo)
-    stats.wall_s = round(time.perf_counter() - started, 3)
-    return stats
+        return runner.stats
+
+    def width(self, stats: ShardStats) -> str:
+        return f"batch size {stats.batch_size}"

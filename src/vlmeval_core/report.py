@@ -62,7 +62,8 @@ ITEM_EXTRA_COLUMNS = ("source_index", "score", "circular_hit")
 
 SCORED_COLUMNS = ("prediction", "parsed", "correct", "error")
 DROPPED_COLUMNS = ("image",)
-"""Not copied into the xlsx: base64 images (VLMEvalKit's prediction file drops them too)."""
+"""Dataset columns that never reach scoring or a result file: base64 images (VLMEvalKit's
+prediction file drops them too). :mod:`vlmeval_core.evaluate` joins the items without them."""
 
 EXCEL_CELL_LIMIT = 32767
 XLSX_MAX_ROWS = 1_048_576

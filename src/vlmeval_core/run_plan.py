@@ -13,10 +13,13 @@ what it reads. Torch-free. Version 1::
                "backend": "transformers|api", "processor", "prompt_family", "images"},
      "datasets": [{"name", "path", "kind"}],
      "device": "cuda|cpu", "output_dir", "run_name", "limit", "seed",
-     "endpoint": null | {"base_url", "extra", "concurrency", "timeout_s"}}
+     "endpoint": null | {"base_url", "extra", "concurrency", "timeout_s", "max_response_bytes"}}
 
-An endpoint run (``source`` and ``backend`` ``"api"``) names the model as the server knows it in
-``model.name`` and ``model.path``; the API key is never part of the plan.
+``model.backend`` picks who answers (:data:`vlmeval_core.backends.BACKENDS`), and nothing
+else does; ``endpoint`` holds only the api backend's settings, given exactly when the backend
+is ``"api"``. A served model's record also says ``"api"`` as its ``source`` (where it is: the
+server), so the plan refuses the three apart. Such a run names the model as the server knows
+it in ``model.name`` and ``model.path``; the API key is never part of the plan.
 
 ``model`` is a model record (:mod:`vlmeval_core.models.record`): the registry's,
 with the flags applied. ``output_dir`` is the volume's root; results go to :attr:`Plan.run_dir`,

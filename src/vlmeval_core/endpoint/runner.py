@@ -1,29 +1,29 @@
-"""Every unfinished item of a dataset through the endpoint, ``concurrency`` requests at a time.
+"""The api backend: every unfinished item of a dataset through the endpoint, ``concurrency``
+requests at a time.
 
-The same checkpoint as a rank's (:func:`vlmeval_core.inference.checkpoint_path`,
-records of index, prediction, error), appended and fsync'd as each request
-completes, so a ``kill -9`` loses only the requests in flight; a rerun reads it
-back (:func:`vlmeval_core.inference.read_checkpoints`) and sends only the rest.
+The same checkpoint store as a rank's (:mod:`vlmeval_core.checkpoints`): each
+answer is appended and fsync'd as its request completes, so a ``kill -9`` loses
+only the requests in flight; a rerun reads it back and sends only the rest.
 The requests run on the client's event loop; this thread keeps a window of
 ``concurrency`` of them in flight (never more items held than that, whatever the
 dataset's size) and writes each answer. The progress bar is the ranks' (items/s and ETA).
+:class:`Endpoint` is this backend's entry of :data:`vlmeval_core.backends.BACKENDS`.
 """
 
 from __future__ import annotations
 
 import itertools
-import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, Future, wait
-from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
+from vlmeval_core.checkpoints import ShardStats, ShardStore
 from vlmeval_core.datasets.tsv import Dataset, ItemImageError
-from vlmeval_core.distributed import RankInfo
 from vlmeval_core.endpoint.client import EndpointClient, ItemFailed
-from vlmeval_core.files import append_jsonl
-from vlmeval_core.inference import Progress, ShardStats, checkpoint_path, read_checkpoints
 from vlmeval_core.prompt_families import DEFAULT_FAMILY, FAMILIES, PromptFamily, item_messages
-from vlmeval_core.signals import deferred
+
+if TYPE_CHECKING:
+    from vlmeval_core.run_plan import Plan
 
 
 async def answer_item(
@@ -49,61 +49,83 @@ async def answer_item(
         return "", f"{dataset.path.name}: index {index}: {exc}"
 
 
-def predict_endpoint(
-    dataset: Dataset,
-    dataset_dir: Path,
-    positions: Sequence[int],
-    info: RankInfo,
-    client: Callable[[], EndpointClient],
-    concurrency: int,
-    max_new_tokens: int,
-    show_progress: bool = True,
-    *,
-    family: PromptFamily = FAMILIES[DEFAULT_FAMILY],
-    images: str = "vlmevalkit",
-) -> ShardStats:
-    """Predict the unfinished ``positions``, checkpointing each item as its answer arrives.
+class Endpoint:
+    """The api backend: a server answers, ``concurrency`` requests in flight.
 
-    Each item is sent as the in-process backend sends it (:func:`answer_item`).
-
-    ``client()`` is called only when something is left to predict. A RuntimeFailure
+    ``load()`` builds the client from ``client`` (a factory, called once: it asks the
+    server's ``/models``, which proves it reachable or stops the run). Each item is
+    sent as the in-process backend sends it (:func:`answer_item`). A RuntimeFailure
     or UsageError of any request (the server gone, a model it does not serve) ends
     the run; the requests in flight are cancelled, and what was checkpointed stays.
     """
-    started = time.perf_counter()
-    indices = dataset.frame["index"].tolist()
-    done = read_checkpoints(dataset_dir, indices, warn=info.is_main)
-    todo = [p for p in positions if indices[p] not in done]
-    own = checkpoint_path(dataset_dir, info.rank)
-    own.parent.mkdir(parents=True, exist_ok=True)
-    stats = ShardStats(batch_size=concurrency)
-    progress = Progress(dataset_dir, indices, show_progress and info.is_main, dataset.name)
-    in_flight: dict[Future[tuple[str, str | None]], int] = {}
-    try:
-        if todo:
-            answering = client()
-            waiting = iter(todo)
 
-            def fill() -> None:
-                for position in itertools.islice(waiting, concurrency - len(in_flight)):
-                    item = answer_item(answering, dataset, position, max_new_tokens, family, images)
-                    in_flight[answering.submit(item)] = position
+    load_s = 0.0  # nothing is loaded here
 
+    def __init__(
+        self,
+        client: Callable[[], EndpointClient],
+        concurrency: int,
+        max_new_tokens: int,
+        family: PromptFamily = FAMILIES[DEFAULT_FAMILY],
+        images: str = "vlmevalkit",
+    ) -> None:
+        self._build = client
+        self._client: EndpointClient | None = None
+        self.concurrency, self.max_new_tokens = concurrency, max_new_tokens
+        self.family, self.images = family, images
+
+    @classmethod
+    def from_plan(cls, plan: Plan) -> Endpoint:
+        """The plan's server (its ``endpoint``), asked for the model it serves as ``model.path``."""
+        endpoint, spec = plan.endpoint, plan.model
+        assert endpoint is not None  # the plan's schema: an api model has its endpoint
+        return cls(
+            lambda: EndpointClient(endpoint, spec.path),
+            endpoint.concurrency,
+            spec.max_new_tokens,
+            FAMILIES[spec.prompt_family],
+            spec.images,
+        )
+
+    @property
+    def commit(self) -> str | None:
+        return None
+
+    @property
+    def server_models(self) -> Any:
+        return getattr(self._client, "server_models", None)
+
+    def load(self) -> None:
+        if self._client is None:
+            self._client = self._build()
+
+    def predict(self, dataset: Dataset, positions: list[int], store: ShardStore) -> ShardStats:
+        """Answer ``positions``, appending each answer to ``store`` as it arrives."""
+        stats = ShardStats(batch_size=self.concurrency)
+        in_flight: dict[Future[tuple[str, str | None]], int] = {}
+        waiting = iter(positions)
+
+        def fill() -> None:
+            for position in itertools.islice(waiting, self.concurrency - len(in_flight)):
+                item = answer_item(
+                    self._client, dataset, position, self.max_new_tokens, self.family, self.images
+                )
+                in_flight[self._client.submit(item)] = position
+
+        try:
             fill()
             while in_flight:
                 finished, _ = wait(in_flight, return_when=FIRST_COMPLETED)
                 for future in finished:
-                    index = indices[in_flight.pop(future)]
+                    position = in_flight.pop(future)
                     text, error = future.result()
-                    with deferred():
-                        append_jsonl(own, [{"index": index, "prediction": text, "error": error}])
+                    store.append([(position, text, error)])
                     stats.errors += error is not None
-                    progress.refresh()
                 fill()
-    finally:
-        for future in in_flight:
-            future.cancel()
-        progress.close()
-    stats.predicted, stats.resumed = len(todo), len(positions) - len(todo)
-    stats.wall_s = round(time.perf_counter() - started, 3)
-    return stats
+        finally:
+            for future in in_flight:
+                future.cancel()
+        return stats
+
+    def width(self, stats: ShardStats) -> str:
+        return f"up to {self.concurrency} requests in flight"

@@ -1,0 +1,245 @@
+"""The checkpoint store: each rank's finished predictions of a dataset, read back on resume.
+
+Each rank appends its finished items to ``<dataset dir>/.shards/rank-<r>.jsonl``
+(:func:`checkpoint_path`), one record ``{"index", "prediction", "error"}`` per
+item, fsync'd per append and never cut by a stop signal (:class:`ShardStore`);
+a torn last line is cut off before the next append (:func:`vlmeval_core.files.append_jsonl`).
+A rerun with the same run name reads every rank's file (:func:`read_checkpoints`)
+and predicts only what is missing, whatever the number of ranks. :class:`Progress`
+is rank 0's view of every rank's file while they work; :class:`ShardStats` what one
+rank did. Both backends (:data:`vlmeval_core.backends.BACKENDS`) write through it.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import os
+import sys
+import time
+from collections.abc import Iterable, Sequence
+from contextlib import AbstractContextManager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TextIO
+
+from tqdm import tqdm
+from tqdm.contrib.logging import logging_redirect_tqdm
+
+from vlmeval_core.errors import UsageError
+from vlmeval_core.files import append_jsonl, open_regular, read_jsonl
+from vlmeval_core.run_summary import is_quiet
+from vlmeval_core.signals import deferred
+
+log = logging.getLogger(__name__)
+
+SHARDS_DIR = ".shards"
+
+
+def checkpoint_path(dataset_dir: Path, rank: int) -> Path:
+    """Rank ``rank``'s checkpoint of the dataset whose result directory is ``dataset_dir``."""
+    return dataset_dir / SHARDS_DIR / f"rank-{rank}.jsonl"
+
+
+def read_checkpoints(
+    dataset_dir: Path, indices: Iterable[int], *, warn: bool = True
+) -> dict[int, dict[str, Any]]:
+    """Every finished prediction of the dataset whose ``indices`` are given, from any rank's
+    checkpoint, by index.
+
+    A record counts when its ``index`` is an integer of ``indices`` and its
+    ``prediction`` a string (its ``error`` null or a string); anything else is
+    skipped, with one warning per file when ``warn``. Two records of one index
+    with different predictions raise UsageError naming the files and the index.
+    """
+    wanted = {int(i) for i in indices}
+    done: dict[int, dict[str, Any]] = {}
+    found_in: dict[int, Path] = {}
+    for path in sorted((dataset_dir / SHARDS_DIR).glob("rank-*.jsonl")):
+        skipped = 0
+        for record in read_jsonl(path):
+            if not _is_record_of(record, wanted):
+                skipped += 1
+                continue
+            index = record["index"]
+            if index not in done:
+                done[index], found_in[index] = record, path
+            elif done[index]["prediction"] != record["prediction"]:
+                raise UsageError(
+                    f"{path}: index {index} has two different predictions "
+                    f"({_short(done[index]['prediction'])} in {found_in[index]}, "
+                    f"{_short(record['prediction'])} here); delete the wrong line, "
+                    "or start over with a new --run-name"
+                )
+        if skipped and warn:
+            log.warning(
+                "vlmeval: warning: %s: skipped %d line(s) that are not a prediction of %s "
+                "(an integer index of the dataset and a string prediction)",
+                path,
+                skipped,
+                dataset_dir.name,
+            )
+    return done
+
+
+def _is_record_of(record: dict[str, Any] | None, indices: set[int]) -> bool:
+    return (
+        record is not None
+        and type(record.get("index")) is int
+        and record["index"] in indices
+        and isinstance(record.get("prediction"), str)
+        and (record.get("error") is None or isinstance(record["error"], str))
+    )
+
+
+def _short(text: str, limit: int = 40) -> str:
+    return repr(text if len(text) <= limit else text[:limit] + "…")
+
+
+PLAIN_STEP = 0.1
+"""Without a terminal, a progress line each time another tenth of the dataset is done …"""
+PLAIN_INTERVAL_S = 30.0
+"""… or when this many seconds passed since the last line and something new is done."""
+
+
+class Progress:
+    """Rank 0's view of a dataset's items done by all ranks, read from every rank's checkpoint.
+
+    On a terminal, tqdm's bar, with this process's log records written above it
+    (``logging_redirect_tqdm``); without one (a pipe, a log file, ``docker logs``),
+    one plain line per :data:`PLAIN_STEP` of the dataset or per :data:`PLAIN_INTERVAL_S`,
+    and a last one at :meth:`close`. Shown only where ``enabled`` (rank 0) and not
+    quiet (``VLMEVAL_QUIET=1``, ``vlmeval eval --quiet``). Counts distinct indices of
+    the dataset, so it ends at the dataset's count once every rank is done.
+    """
+
+    def __init__(
+        self,
+        dataset_dir: Path,
+        indices: Sequence[int],
+        enabled: bool,
+        label: str,
+        stream: TextIO | None = None,
+    ) -> None:
+        self._dir, self._label = dataset_dir, label
+        self._wanted = set(indices)
+        self._done: set[int] = set()
+        self._offsets: dict[Path, int] = {}
+        self._stream = sys.stderr if stream is None else stream
+        self._enabled = enabled and not is_quiet()
+        self._bar: tqdm | None = None
+        self._redirect: AbstractContextManager[None] | None = None
+        if not self._enabled:
+            return
+        self._scan()
+        if self._stream.isatty():
+            self._bar = tqdm(
+                total=len(self._wanted),
+                initial=len(self._done),
+                desc=label,
+                unit="item",
+                file=self._stream,
+                dynamic_ncols=True,
+                mininterval=1.0,
+            )
+            self._redirect = logging_redirect_tqdm()
+            self._redirect.__enter__()
+        else:
+            self._started = time.monotonic()
+            self._line(len(self._done))
+
+    def refresh(self) -> None:
+        """Read what the ranks appended since the last call and show it."""
+        if not self._enabled:
+            return
+        self._scan()
+        if self._bar is not None:
+            self._bar.update(len(self._done) - self._bar.n)
+        elif self._line_due():
+            self._line(len(self._done))
+
+    def close(self) -> None:
+        """Show the last count and end the bar on its own line (idempotent)."""
+        if not self._enabled:
+            return
+        self.refresh()
+        if self._bar is not None:
+            self._bar.close()
+            if self._redirect is not None:
+                self._redirect.__exit__(None, None, None)
+        elif len(self._done) != self._shown:
+            self._line(len(self._done))
+        self._enabled = False
+
+    def _line_due(self) -> bool:
+        new = len(self._done) - self._shown
+        step = max(1, math.ceil(PLAIN_STEP * len(self._wanted)))
+        return new >= step or (new > 0 and time.monotonic() - self._shown_at >= PLAIN_INTERVAL_S)
+
+    def _line(self, done: int) -> None:
+        total = len(self._wanted)
+        percent = 100 * done // total if total else 100
+        elapsed = time.monotonic() - self._started
+        print(
+            f"{self._label}: {done}/{total} items ({percent}%), {elapsed:.0f} s",
+            file=self._stream,
+            flush=True,
+        )
+        self._shown, self._shown_at = done, time.monotonic()
+
+    def _scan(self) -> None:
+        for path in sorted((self._dir / SHARDS_DIR).glob("rank-*.jsonl")):
+            offset = self._offsets.get(path, 0)
+            with os.fdopen(open_regular(path, os.O_RDONLY), "rb") as handle:
+                handle.seek(offset)
+                chunk = handle.read()
+            whole = chunk.rfind(b"\n") + 1  # a line still being written waits for the next call
+            for line in chunk[:whole].splitlines():
+                try:
+                    record = json.loads(line)
+                except ValueError:
+                    continue
+                if isinstance(record, dict) and _is_record_of(record, self._wanted):
+                    self._done.add(record["index"])
+            self._offsets[path] = offset + whole
+
+
+@dataclass
+class ShardStats:
+    """What one rank did for one dataset."""
+
+    predicted: int = 0
+    resumed: int = 0
+    errors: int = 0
+    prompt_tokens: int = 0
+    generated_tokens: int = 0
+    batch_size: int = 0
+    wall_s: float = 0.0
+
+
+class ShardStore:
+    """One rank's checkpoint of one dataset: its finished items appended to :attr:`path`,
+    each append shown in :attr:`progress`.
+
+    ``indices`` are the dataset's, by position: a backend appends by position.
+    """
+
+    def __init__(
+        self, dataset_dir: Path, indices: Sequence[int], rank: int, progress: Progress
+    ) -> None:
+        self.indices = indices
+        self.path = checkpoint_path(dataset_dir, rank)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.progress = progress
+
+    def append(self, results: Iterable[tuple[int, str, str | None]]) -> None:
+        """Append (position, prediction, error) of finished items, fsync'd; a stop signal
+        waits until the lines are whole."""
+        records = [
+            {"index": self.indices[p], "prediction": text, "error": error}
+            for p, text, error in results
+        ]
+        with deferred():
+            append_jsonl(self.path, records)
+        self.progress.refresh()

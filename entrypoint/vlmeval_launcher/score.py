@@ -22,6 +22,7 @@ from typing import Any
 
 import pandas as pd
 
+from vlmeval_core.datasets.cells import read_table
 from vlmeval_core.datasets.on_disk import dataset_path, ensure_on_disk
 from vlmeval_core.datasets.registry import resolve_dataset
 from vlmeval_core.datasets.tsv import KIND_EVIDENCE, Dataset, all_yes_or_no, load_tsv
@@ -66,11 +67,8 @@ def read_predictions(path: Path) -> pd.DataFrame:
 
 
 def _read_table(path: Path, suffix: str) -> pd.DataFrame:
-    text_cells: dict[str, Any] = {"dtype": str, "keep_default_na": False, "na_values": [""]}
     try:
-        if suffix == ".xlsx":
-            return pd.read_excel(path, engine="openpyxl", **text_cells)
-        return pd.read_csv(path, sep="\t" if suffix == ".tsv" else ",", **text_cells)
+        return read_table(path, suffix)  # as VLMEvalKit's evaluate() reads a result file
     except (
         OSError,
         ValueError,

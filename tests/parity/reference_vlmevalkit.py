@@ -103,10 +103,17 @@ VQA_METHODS = (
 
 
 def vqa(payload: dict) -> dict:
-    """ImageVQADataset.evaluate_heuristic's per-item hits (process_line, hit_calculate)."""
+    """ImageVQADataset.evaluate_heuristic's per-item hits (process_line, hit_calculate), the
+    rows read from a result file as it reads them (``dump``, then ``load``: "N/A" is NaN). The
+    file is its PRED_FORMAT=tsv: in the default xlsx, xlsxwriter makes a text that starts with
+    "=" a formula, read back as 0 (a difference the README lists)."""
+    from vlmeval.smp import dump, load
+
     name = payload["dataset"]
     method = next((m for keys, m in VQA_METHODS if any(k in name for k in keys)), "vqa_score")
-    data = pd.DataFrame(payload["rows"])
+    with tempfile.TemporaryDirectory() as tmp:
+        dump(pd.DataFrame(payload["rows"]), f"{tmp}/result.tsv")
+        data = load(f"{tmp}/result.tsv")
     data["prediction"] = [str(x) for x in data["prediction"]]
     data["answer"] = [str(x) for x in data["answer"]]
     lines = [data.iloc[i] for i in range(len(data))]

@@ -9,7 +9,9 @@ registry (a file named like a registered benchmark takes its kind, as
 VLMEvalKit picks the dataset class by name), else the columns: options → MCQ;
 every answer yes/no → Y/N; else VQA. A kind the content does not fit (every
 answer Yes/No under MCQ, say) is one warning line naming the file and the
-kind that fits.
+kind that fits. Cells are read as VLMEvalKit reads them (:mod:`~vlmeval_core.datasets.cells`:
+"N/A" is missing, "3" beside an empty cell is "3.0"); an empty question is refused and a
+question with an NA text is "nan", as in VLMEvalKit's prompt.
 
 A file loaded under a registered dataset's name gets that entry's handling,
 as VLMEvalKit gives it by name: its kind, prompt style and metric, rows
@@ -36,6 +38,7 @@ from typing import Any, BinaryIO
 import pandas as pd
 from PIL import Image
 
+from vlmeval_core.datasets.cells import NA_TEXTS, TEXT_COLUMNS, read_table
 from vlmeval_core.datasets.columns import check_columns
 from vlmeval_core.datasets.prompts import OPTION_LETTERS, build_prompt
 from vlmeval_core.datasets.registry import DATASETS
@@ -328,8 +331,9 @@ def load_tsv(
     """
     path = Path(path)
     try:
-        # Every cell as text; only an empty cell is missing ("NA" or "None" stay answers).
-        frame = pd.read_csv(path, sep="\t", dtype=str, keep_default_na=False, na_values=[""])
+        # As VLMEvalKit reads it ("N/A" missing, "3" beside a NaN "3.0"); the question as text
+        # here, so that an empty one is refused below
+        frame = read_table(path, ".tsv", (*TEXT_COLUMNS, "question"))
     except FileNotFoundError:
         raise UsageError(f"{path}: dataset file not found") from None
     except (OSError, UnicodeDecodeError, pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
@@ -371,6 +375,8 @@ def load_tsv(
             f"{path}: row {_file_row(frame, empty)} "
             f"(index {int(frame['index'][empty].iloc[0])}): empty question"
         )
+    # VLMEvalKit's NaN question, in its prompt as f"Question: {question}"
+    frame["question"] = frame["question"].mask(frame["question"].isin(NA_TEXTS), "nan")
     fits = infer_kind(frame)
     resolved_kind = kind or (entry.kind if entry is not None else fits)
     if resolved_kind == "mcq" and not any(c in frame.columns for c in OPTION_LETTERS):

@@ -25,6 +25,7 @@ from typing import Any
 
 import pandas as pd
 
+from vlmeval_core.datasets.cells import as_evaluate_reads
 from vlmeval_core.scoring.common import ScoreResult
 from vlmeval_core.scoring.driver import score_frame
 from vlmeval_core.scoring.extract import extract_option, extract_yes_no
@@ -59,5 +60,13 @@ def score_dataset(
     metric: str | None = None,
     options: Mapping[str, Any] | None = None,
 ) -> ScoreResult:
-    """Score ``frame`` with the metric ``metric`` of ``kind`` (its default when None)."""
-    return score_frame(metric_for(kind, metric), frame, options)
+    """Score a dataset's items with the metric ``metric`` of ``kind`` (its default when None),
+    their predictions and answers as VLMEvalKit's ``evaluate()`` reads them from its result file
+    (:func:`~vlmeval_core.datasets.cells.as_evaluate_reads`: an "N/A" prediction is "nan").
+    The result's items keep the predictions and answers as given."""
+    result = score_frame(metric_for(kind, metric), as_evaluate_reads(frame), options)
+    given = frame.set_index("index")
+    for column in ("prediction", "answer"):
+        if column in given.columns:
+            result.items[column] = result.items["index"].map(given[column])
+    return result

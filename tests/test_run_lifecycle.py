@@ -107,6 +107,28 @@ def test_a_lock_path_that_is_a_link_or_a_directory_is_refused_before_any_work(tm
     assert sorted(p.name for p in run_dir.iterdir()) == [".node-0.lock"], "no work began"
 
 
+def test_an_identity_json_that_is_a_symlink_is_refused_not_read_through(tmp_path):
+    run_dir = tmp_path / "out" / "tiny-vlm" / "r"
+    run_dir.mkdir(parents=True)
+    planted = tmp_path / "planted.json"
+    launch = launch_of(tmp_path)
+    planted.write_text(json.dumps({**run_identity(launch.plan).to_dict(), "seed": 7}))
+    (run_dir / "identity.json").symlink_to(planted)
+    refusal = f"vlmeval: error: {run_dir / 'identity.json'} is a symbolic link; "
+
+    for dry_run in ((), ("--dry-run",)):
+        done = subprocess.run(
+            [*eval_command(tmp_path), *dry_run],
+            env=launch_env(),
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert done.returncode == 2, done.stderr
+        assert done.stderr.startswith(refusal) and done.stderr.count("\n") == 1, done.stderr
+    assert not (run_dir / "plan.json").exists(), "no work began"
+
+
 @pytest.fixture(scope="module")
 def no_flock_shim(tmp_path_factory) -> Path:
     compiler = shutil.which("cc") or shutil.which("gcc")

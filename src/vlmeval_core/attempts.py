@@ -82,11 +82,12 @@ def start(
     gpus_per_model: int,
     limit: int | None,
     provenance: Mapping[str, Any] | None = None,
+    attempt_id: str | None = None,
 ) -> Attempt:
     """Record the start of an attempt (with ``provenance``: its versions and image) and
-    return it."""
+    return it; ``attempt_id`` (:func:`new_id`) when the caller needs it before the record."""
     attempt = Attempt(
-        id=uuid.uuid4().hex[:12],
+        id=attempt_id or new_id(),
         node_rank=node_rank,
         host=socket.gethostname(),
         started=now(),
@@ -103,6 +104,10 @@ def start(
         attempts_file(run_dir, node_rank), [{"event": "start", **record, **(provenance or {})}]
     )
     return attempt
+
+
+def new_id() -> str:
+    return uuid.uuid4().hex[:12]
 
 
 def attempts_file(run_dir: Path, node_rank: int) -> Path:

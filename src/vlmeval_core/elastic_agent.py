@@ -11,7 +11,11 @@ across hosts). A one-node run does not use it: it runs under the torch-free
   so ``docker run`` and scripts see what docs/architecture.md promises (exit codes);
 * what it prints: one ``vlmeval: error: …`` line, the root cause among the
   ranks' reports (:mod:`vlmeval_core.failure`), instead of every rank's error
-  and torch elastic's log lines (those come back with ``VLMEVAL_DEBUG=1``);
+  and torch elastic's log lines, and without the C++ warnings of torch's
+  TCPStore (about 36 lines of them and their stack frames when the node that hosts
+  the c10d store dies): ``TORCH_CPP_LOG_LEVEL=ERROR`` for this process and its
+  ranks, unless set; the error's whole chain goes to the run's ``logs/`` (all of
+  it comes back with ``VLMEVAL_DEBUG=1``);
 * what it prints when the run succeeds: the run's ``summary.md`` and its directory on
   stdout, unless ``VLMEVAL_QUIET=1`` (:mod:`vlmeval_core.run_summary`);
 * its pid in ``VLMEVAL_AGENT_PID``: the parent each rank watches, so that no rank
@@ -43,6 +47,10 @@ if TYPE_CHECKING:
 QUIETED_LOGGERS = ("torch.distributed.elastic", "torch.distributed.run")
 """torch's loggers whose lines repeat, less clearly, what the one line says."""
 
+CPP_LOG_LEVEL = ("TORCH_CPP_LOG_LEVEL", "ERROR")
+"""torch's C++ log level, read once as libtorch loads: warnings (a TCPStore that lost its
+peer, with its stack frames) repeat what the one line says."""
+
 
 def rank_failures(failures: Mapping[int, ProcessFailure]) -> list[failure.Failure]:
     """Every failed rank's report (:func:`vlmeval_core.run_end.rank_failure`)."""
@@ -67,6 +75,8 @@ def quiet_torch_logs() -> None:
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     os.environ[AGENT_PID_VARIABLE] = str(os.getpid())
+    if not failure.debug():
+        os.environ.setdefault(*CPP_LOG_LEVEL)  # before torch loads; the ranks inherit it
     from torch.distributed.elastic.multiprocessing.api import SignalException
     from torch.distributed.elastic.multiprocessing.errors import ChildFailedError
     from torch.distributed.run import main as torchrun_main

@@ -20,6 +20,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,7 +28,7 @@ from types import MappingProxyType
 from typing import Any
 
 from vlmeval_core.datasets.registry import DATASETS, DatasetRef
-from vlmeval_core.files import file_digests, file_md5, write_json
+from vlmeval_core.files import file_digests, file_md5, open_regular, write_json
 from vlmeval_core.run_plan import Plan
 
 IDENTITY_FILE = "identity.json"
@@ -148,11 +149,14 @@ def directory_sha256(directory: Path) -> str:
 
 
 def load_identity(run_dir: Path) -> dict[str, Any] | None:
-    """The identity a run was started with, or None for a new run (or one older than this)."""
+    """The identity a run was started with, or None for a new run (or one older than this).
+    Read only as a regular file: a link or FIFO there is refused (UnsafeFileError)."""
     try:
-        return json.loads((run_dir / IDENTITY_FILE).read_text(encoding="utf-8"))
+        fd = open_regular(run_dir / IDENTITY_FILE, os.O_RDONLY)
     except FileNotFoundError:
         return None
+    with os.fdopen(fd, encoding="utf-8") as handle:
+        return json.loads(handle.read())
 
 
 def write_identity(run_dir: Path, identity: dict[str, Any]) -> Path:

@@ -6,7 +6,7 @@
   identity, :mod:`vlmeval_core.identity`, and the versions of what makes the
   predictions), write the identity (first launch), ``plan.json`` (a hub model pinned
   to the commit the run started with) and the attempt's start record with its
-  provenance (:mod:`vlmeval_core.attempts`), and name the attempt in the lock file.
+  provenance (:mod:`vlmeval_core.attempts`), the attempt named in the lock file first.
 * :func:`handover`: what the launcher puts in the environment of the process it
   execs (the supervisor, torchrun's wrapper, the endpoint's process), which inherits
   the lock's descriptor.
@@ -95,6 +95,8 @@ def claim(
         write_identity(run_dir, known or identity)
         resuming = attempts.any_earlier(run_dir, node_rank)
         pinned(plan, known or identity).write()
+        attempt_id = attempts.new_id()
+        run_lock.name_attempt(lock, attempt_id)  # first: a record is never without its holder
         attempt = attempts.start(
             run_dir,
             node_rank=node_rank,
@@ -104,8 +106,8 @@ def claim(
             gpus_per_model=plan.model.gpus_per_model,
             limit=plan.limit,
             provenance=found,
+            attempt_id=attempt_id,
         )
-        run_lock.name_attempt(lock, attempt.id)
     except BaseException:
         run_lock.release(lock.fd)
         raise

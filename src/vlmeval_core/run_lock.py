@@ -30,6 +30,7 @@ import fcntl
 import json
 import os
 import socket
+import time
 from dataclasses import asdict, dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -39,6 +40,9 @@ from vlmeval_core.files import UnsafeFileError, file_kind, open_regular
 
 NO_LOCKS = (errno.ENOLCK, errno.EOPNOTSUPP, errno.ENOTSUP)
 """What ``flock`` fails with on a filesystem that has no locks (NFS with ``nolock``)."""
+
+BUSY_TRIES, BUSY_WAIT_S = 5, 0.05
+"""A held lock is tried this often, this far apart, before the launch is refused."""
 
 OPEN_TRIES = 3
 """How often the lock file is opened again when it was replaced while being locked."""
@@ -106,7 +110,7 @@ def acquire(run_dir: Path, node_rank: int = 0) -> RunLock:
     for _ in range(OPEN_TRIES):
         fd = _open(path)
         try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            _flock_or_wait_out_a_probe(fd)
         except BlockingIOError:
             holder = _read(fd)
             os.close(fd)
@@ -142,6 +146,18 @@ def acquire(run_dir: Path, node_rank: int = 0) -> RunLock:
     return RunLock(fd, path, abandoned)
 
 
+def _flock_or_wait_out_a_probe(fd: int) -> None:
+    """``flock`` exclusively, trying again for a moment while it is held: a reader's
+    :func:`running_attempt` holds a shared lock for microseconds, a holder for the run."""
+    for _ in range(BUSY_TRIES - 1):
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return
+        except BlockingIOError:
+            time.sleep(BUSY_WAIT_S)
+    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+
+
 def name_attempt(lock: RunLock, attempt_id: str) -> None:
     """Record in the lock file the attempt its holder runs (what tells a running attempt
     from one killed outright, :func:`running_attempt`)."""
@@ -154,8 +170,7 @@ def running_attempt(path: Path) -> str | None:
     """The attempt whose holder holds the lock at ``path`` now (None: free, or unknown).
 
     Only for a process that does not hold this lock itself (it opens the file). It takes a
-    shared lock for a moment: a launch of that node at the same instant is refused as if
-    the lock were held.
+    shared lock for a moment, which :func:`acquire` waits out.
     """
     try:
         fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)

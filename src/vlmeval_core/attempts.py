@@ -314,11 +314,3 @@ def _seconds(started: datetime, ended: datetime) -> float | None:
     """``ended - started`` by the wall clock; None where the clock stepped back."""
     delta = round((ended - started).total_seconds(), 3)
     return delta if delta >= 0 else None
-
-
-def conclude(exit_code: int) -> int:
-    """:func:`vlmeval_core.lifecycle.conclude`, for ``endpoint/__main__.py`` until its owner
-    calls that (then this goes)."""
-    from vlmeval_core import lifecycle
-
-    return lifecycle.conclude(exit_code)

@@ -11,7 +11,7 @@ requests still in flight.
 import sys
 from pathlib import Path
 
-from vlmeval_core import attempts, run_datasets
+from vlmeval_core import lifecycle, run_datasets
 from vlmeval_core.run_end import exit_now
 from vlmeval_core.run_summary import print_summary
 from vlmeval_core.run_verdict import judge_run
@@ -26,4 +26,4 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    exit_now(attempts.conclude(main()))
+    exit_now(lifecycle.conclude(main()))

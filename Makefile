@@ -141,7 +141,8 @@ image:
 # Build the image, then run tests/test_container*.py against it with a real docker engine.
 test-container: install image
 	$(BIN)/pytest -q -m container -p no:cacheprovider tests/test_container.py \
-		tests/test_container_hardening.py tests/test_endpoint_compose.py
+		tests/test_container_hardening.py tests/test_container_ownership.py \
+		tests/test_endpoint_compose.py
 
 # A second --no-cache build of this commit must give the image ID of the first (about one
 # build's time: tests/test_image_reproducible.py).

@@ -131,7 +131,10 @@ def test_make_test_gpu_finds_the_venv_and_fails_clearly_without_a_gpu():
 
 def test_the_image_runs_as_uid_1000_under_tini_with_its_defaults(image):
     config = image["Config"]
-    assert config["User"] == "1000:1000"
+    # It starts as root (group 1000: no -u was given) only to take the output directory's
+    # owner and drops to it before the command runs (docker/entrypoint.sh,
+    # tests/test_container_ownership.py): without a mount, /outputs' uid 1000, as below.
+    assert config["User"] == "0:1000"
     assert config["Entrypoint"][:2] == ["/usr/bin/tini", "--"]
     env = dict(item.split("=", 1) for item in config["Env"])
     assert env["HF_HOME"] == "/cache/huggingface"

@@ -1,11 +1,15 @@
 """An exit status a script can trust: a run whose dataset gave no readable answer writes
 everything and then exits 3 (items failed) or 2 (every answer unparsed), with one line
-saying why; ``--allow-failed-items`` keeps 0. Real ``vlmeval eval`` runs against a local
-server that answers on cue (the endpoint backend: no weights to load)."""
+saying why; ``--allow-failed-items`` keeps 0. Real ``vlmeval eval`` runs: against a local
+server that answers on cue (the endpoint's process), and tiny-vlm's ranks (the supervisor)."""
 
 from __future__ import annotations
 
+import base64
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -14,6 +18,8 @@ from endpoint_runs import endpoint_eval
 from misbehaving_server import MisbehavingServer, Step
 from vlmeval_core.datasets import shapes
 from vlmeval_core.run_verdict import judge
+
+VLMEVAL = str(Path(sys.executable).parent / "vlmeval")
 
 
 def endpoint_run(tmp_path: Path, server: MisbehavingServer, *extra: str):
@@ -66,6 +72,34 @@ def test_one_answer_read_is_enough_for_exit_0(tmp_path):
 
     assert done.returncode == 0, done.stderr
     assert summary(tmp_path)["errors"] == 3
+
+
+@pytest.mark.slow
+def test_a_ranks_run_whose_every_image_is_unreadable_exits_3_through_its_supervisor(tmp_path):
+    table = tmp_path / "Unreadable.tsv"
+    unreadable = base64.b64encode(b"no picture at all " * 8).decode()
+    rows = [("index", "image", "question", "A", "B", "answer")]
+    rows += [(str(i), unreadable, "What colour is it?", "red", "blue", "A") for i in range(4)]
+    table.write_text("".join("\t".join(row) + "\n" for row in rows), encoding="utf-8")
+    done = subprocess.run(
+        [
+            *(VLMEVAL, "eval", "--device", "cpu", "--nproc", "2", "-m", "tiny-vlm"),
+            *("-d", f"{table}:mcq", "--output", str(tmp_path / "out")),
+            *("--data-dir", str(tmp_path / "data"), "--run-name", "r"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env={**os.environ, "HF_HUB_OFFLINE": "1"},
+    )
+
+    assert done.returncode == 3, done.stderr
+    run_dir = tmp_path / "out" / "tiny-vlm" / "r"
+    assert (
+        json.loads((run_dir / "summary.json").read_text())["datasets"]["Unreadable"]["errors"] == 4
+    )
+    (line,) = [x for x in done.stderr.splitlines() if x.startswith("vlmeval: error:")]
+    assert "Unreadable: 4 of its 4 items failed and no answer was read" in line
 
 
 @pytest.mark.parametrize(

@@ -9,6 +9,7 @@ from __future__ import annotations
 import ast
 import inspect
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -45,7 +46,7 @@ def test_the_plan_s_model_backend_picks_the_backend():
     local = make_plan(Path("/tmp"), ["ShapesMCQ"])
     loaded = backends.load_backend(local)
     assert type(loaded) is Transformers and loaded.batch_size == local.model.batch_size
-    served = ModelSpec("served", "api", "served", backend="api", batch_size=1)
+    served = ModelSpec("served", None, "served", backend="api", batch_size=1)
     api = Plan(served, local.datasets, "cpu", "/out", "r", endpoint=EndpointSpec("http://h:1/v1"))
     built = backends.load_backend(api)  # nothing is reached before a dataset has work
     assert type(built) is Endpoint and built.concurrency == api.endpoint.concurrency
@@ -53,20 +54,31 @@ def test_the_plan_s_model_backend_picks_the_backend():
 
 
 @pytest.mark.parametrize(
-    ("source", "backend", "endpoint"),
+    ("source", "backend", "endpoint", "refusal"),
     [
-        ("api", "transformers", True),
-        ("hub", "api", True),
-        ("api", "api", False),
-        ("hub", "transformers", True),
+        ("hub", "api", False, 'settings are given exactly when model.backend is "api"'),
+        ("hub", "transformers", True, 'settings are given exactly when model.backend is "api"'),
+        ("hub", "api", True, "is null for a served one"),
+        (None, "transformers", False, "is null for a served one"),
+        ("api", "api", True, "model.source"),  # "api" is said by the backend alone
     ],
 )
-def test_a_plan_json_whose_backend_statements_disagree_is_refused(source, backend, endpoint):
+def test_the_plan_says_api_once_in_model_backend_and_refuses_what_disagrees(
+    source, backend, endpoint, refusal
+):
     raw = make_plan(Path("/tmp"), ["ShapesMCQ"]).to_dict()
     raw["model"].update(source=source, backend=backend)
     raw["endpoint"] = {"base_url": "http://h:1/v1"} if endpoint else None
-    with pytest.raises(UsageError, match='"api" exactly when an endpoint is given'):
+    with pytest.raises(UsageError, match=re.escape(refusal)):
         Plan.from_dict(raw)
+
+
+def test_a_served_model_s_plan_states_api_once():
+    raw = make_plan(Path("/tmp"), ["ShapesMCQ"]).to_dict()
+    raw["model"].update(source=None, backend="api")
+    raw["endpoint"] = {"base_url": "http://h:1/v1"}
+    plan = Plan.from_dict(raw)
+    assert json.dumps(plan.to_dict()).count('"api"') == 1
 
 
 def test_the_api_backend_and_the_seam_import_no_torch():

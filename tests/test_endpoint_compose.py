@@ -74,4 +74,4 @@ def test_compose_serve_cpu_profile_scores_at_least_0_9(tmp_path):
     assert summary["datasets"]["ShapesMCQ"]["overall"] >= 0.9
     manifest = json.loads((run_dir / "manifest.json").read_text())
     assert manifest["endpoint"]["base_url"] == "http://tiny-vlm-server:8000/v1"
-    assert manifest["model"]["source"] == "api"
+    assert manifest["model"]["backend"] == "api" and manifest["model"]["source"] is None

@@ -204,7 +204,7 @@ def test_a_run_through_faults_finishes_and_records_the_refused_item(tmp_path):
     manifest = json.loads((run_dir / "manifest.json").read_text())
     assert manifest["endpoint"]["base_url"] == server.base_url
     assert manifest["endpoint"]["models"]["data"][0]["id"] == "fake-vlm"
-    assert manifest["model"]["name"] == "fake-vlm" and manifest["model"]["source"] == "api"
+    assert manifest["model"]["name"] == "fake-vlm" and manifest["model"]["backend"] == "api"
 
 
 @pytest.mark.slow  # ~14 s: the retries after the server is gone

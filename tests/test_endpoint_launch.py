@@ -53,7 +53,7 @@ def test_an_endpoint_run_is_one_process_without_torchrun_or_a_gpu(monkeypatch):
         "timeout_s": 120.0,
         "max_response_bytes": 8 * 2**20,
     }
-    assert plan["model"]["source"] == "api"
+    assert plan["model"]["backend"] == "api" and plan["model"]["source"] is None
     assert plan["model"]["name"] == plan["model"]["path"] == "Qwen/Qwen2-VL-7B-Instruct"
     assert plan["device"] == "cpu"
     assert "sk-secret" not in json.dumps(plan)

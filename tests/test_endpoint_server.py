@@ -119,7 +119,7 @@ def test_the_endpoint_answers_as_the_in_process_model_and_scores_at_least_0_9(
     assert SECRET not in done.stdout + done.stderr
     manifest = json.loads((run_dir / "manifest.json").read_text())
     assert manifest["endpoint"]["base_url"] == server
-    assert manifest["model"] == {**manifest["model"], "name": SERVED_AS, "source": "api"}
+    assert manifest["model"] == {**manifest["model"], "name": SERVED_AS, "backend": "api"}
     assert manifest["identity"]["model"]["api_base"] == server
 
 

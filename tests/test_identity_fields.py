@@ -161,7 +161,7 @@ def test_an_identity_written_before_compares_equal_for_the_same_configuration(
     local = ModelSpec(
         "m", "local", str(model), dtype="float32", batch_size=4, max_new_tokens=7, gpus_per_model=2
     )
-    served = ModelSpec("served", "api", "served", backend="api", batch_size=1)
+    served = ModelSpec("served", None, "served", backend="api", batch_size=1)
     plans = {
         "hub": Plan(qwen, shapes, "cuda", "/out", "r", seed=3),
         "local": Plan(local, shapes, "cpu", "/out", "r"),

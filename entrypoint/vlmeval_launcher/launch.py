@@ -156,9 +156,9 @@ def _endpoint_launch(request: EvalRequest, run_name: str) -> Launch:
     check_data_dir(data_dir)
     # A registered model served elsewhere keeps its prompt family, images and answer length;
     # how it is loaded (weights, processor, dtype) is the server's business.
-    record = registered(request.model) or ModelSpec(request.model, "api", request.model)
+    record = registered(request.model) or ModelSpec(request.model, None, request.model)
     served = dataclasses.replace(
-        record, name=request.model, source="api", path=request.model, backend="api",
+        record, name=request.model, source=None, path=request.model, backend="api",
         revision=None, processor={}, batch_size=1,
     )  # fmt: skip
     model = apply_flags(served, request)

@@ -103,7 +103,9 @@ def model_identity(plan: Plan) -> dict[str, Any]:
     if plan.endpoint is not None:  # the server's model: its name, where it is, what is asked
         held = {"hub_id": None, "commit": None, "content_sha256": None}
         asked = {"api_base": plan.endpoint.base_url, "api_extra": plan.endpoint.extra}
-        return {**fields, **held, **asked}
+        # identity.json has said "source": "api" for a served model since before the record's
+        # source became null (no weights here); kept, so that those runs resume
+        return {**fields, "source": "api", **held, **asked}
     hub = spec.source == "hub"
     held = {
         "hub_id": spec.path if hub else None,

@@ -8,7 +8,7 @@ schema checks the launcher's plan and a hand-written one, so a rank can trust
 what it reads. Torch-free. Version 1::
 
     {"schema": 1,
-     "model": {"name", "source": "bundled|hub|local|api", "path", "revision", "dtype",
+     "model": {"name", "source": "bundled|hub|local|null", "path", "revision", "dtype",
                "trust_remote_code", "batch_size", "max_new_tokens", "gpus_per_model",
                "backend": "transformers|api", "processor", "prompt_family", "images"},
      "datasets": [{"name", "path", "kind"}],
@@ -17,9 +17,8 @@ what it reads. Torch-free. Version 1::
 
 ``model.backend`` picks who answers (:data:`vlmeval_core.backends.BACKENDS`), and nothing
 else does; ``endpoint`` holds only the api backend's settings, given exactly when the backend
-is ``"api"``. A served model's record also says ``"api"`` as its ``source`` (where it is: the
-server), so the plan refuses the three apart. Such a run names the model as the server knows
-it in ``model.name`` and ``model.path``; the API key is never part of the plan.
+is ``"api"``, when ``model.source`` is null (no weights here). Such a run names the model as
+the server knows it in ``model.name`` and ``model.path``; the API key is never part of the plan.
 
 ``model`` is a model record (:mod:`vlmeval_core.models.record`): the registry's,
 with the flags applied. ``output_dir`` is the volume's root; results go to :attr:`Plan.run_dir`,
@@ -95,10 +94,13 @@ class Plan:
         names = [d.name for d in self.datasets]
         if len(set(names)) != len(names):
             raise ValueError(f"dataset names repeat: {names}")
-        api = (self.model.source == "api", self.model.backend == "api")
-        if api != (self.endpoint is not None,) * 2:
+        served = self.model.backend == "api"
+        if served != (self.endpoint is not None):
+            raise ValueError('the endpoint settings are given exactly when model.backend is "api"')
+        if served != (self.model.source is None):
             raise ValueError(
-                'model.source and model.backend are "api" exactly when an endpoint is given'
+                "model.source says where the weights are (bundled, hub, local) for a model "
+                'loaded here, and is null for a served one (model.backend "api")'
             )
 
     @property

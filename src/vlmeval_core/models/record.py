@@ -6,9 +6,10 @@ that every rank builds from (and :mod:`vlmeval_core.identity` covers). Torch-fre
 
 - ``backend``: who answers; ``transformers`` loads the weights in each rank, ``api`` is
   an OpenAI-compatible server (the plan's ``endpoint``) that has loaded them.
-- ``source``/``path``: ``bundled`` (shipped with vlmeval), ``hub`` (an ``org/name`` id),
-  ``local`` (a ``save_pretrained`` directory) or ``api`` (the model as the server names
-  it), and the id, directory or served name.
+- ``source``/``path``: where the weights are, ``bundled`` (shipped with vlmeval), ``hub``
+  (an ``org/name`` id) or ``local`` (a ``save_pretrained`` directory), and the id or
+  directory; a served model (backend ``api``) has none here: ``source`` null, ``path`` the
+  model as the server names it.
 - ``dtype``, ``revision``, ``trust_remote_code``, ``gpus_per_model``: how it is loaded.
 - ``batch_size``, ``max_new_tokens``: how it generates (greedy); at most
   :data:`BATCH_SIZE_LIMIT` and :data:`MAX_NEW_TOKENS_LIMIT`.
@@ -44,7 +45,7 @@ class ModelSpec:
     """Which model answers, loaded and prompted how."""
 
     name: NonEmpty
-    source: Literal["bundled", "hub", "local", "api"]
+    source: Literal["bundled", "hub", "local"] | None
     path: NonEmpty
     revision: str | None = None
     dtype: Dtype = "auto"

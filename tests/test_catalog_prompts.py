@@ -7,6 +7,7 @@ import pytest
 from catalog_fixtures import LAYOUTS, tsv_bytes
 from vlmeval_core.datasets.registry import DATASETS
 from vlmeval_core.datasets.tsv import load_tsv
+from vlmeval_core.scoring.metrics import metric_for
 
 MCQ_END = "Please select the correct answer from the options above. \n"
 VQA_END = "\nAnswer the question using a single word or phrase."
@@ -51,4 +52,18 @@ def test_the_loader_applies_each_benchmarks_details(tmp_path):
     assert hallusion.images(2)[0].size == (28, 28)  # its image refers to VD_chart_1_0_0_0
     mme = loaded(tmp_path, "MME")
     assert (mme.metric, mme.prompt_style) == ("mme_score", "question")
-    assert loaded(tmp_path, "DocVQA_VAL").metric_options == {"threshold": 0.5}
+    docvqa = loaded(tmp_path, "DocVQA_VAL")
+    scored_with = {**metric_for(docvqa.kind, docvqa.metric).options, **docvqa.metric_options}
+    assert scored_with == {"threshold": 0.5}
+
+
+def test_no_benchmark_restates_its_metric_s_default_options():
+    restating = [
+        name
+        for name, entry in DATASETS.items()
+        if any(
+            metric_for(entry.kind, entry.metric).options.get(k) == v
+            for k, v in entry.metric_options.items()
+        )
+    ]
+    assert restating == []

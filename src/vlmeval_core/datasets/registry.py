@@ -42,7 +42,8 @@ class DatasetEntry:
     ``url`` and ``md5`` as VLMEvalKit publishes them (``md5`` None where it
     publishes none: the sha256 of the first download is then recorded beside
     the file). ``prompt`` is a prompt style (None: the kind's own); ``metric``
-    a metric name of :mod:`vlmeval_core.scoring` with ``metric_options``.
+    a metric name of :mod:`vlmeval_core.scoring` with ``metric_options``, only those that
+    differ from the metric's own defaults (the metric states those once).
     ``text_index``: the file's ``index`` column holds text, not numbers (kept
     as ``source_index``); ``skip_missing_images``: rows without an image are
     left out, as VLMEvalKit's image datasets do; ``columns``: columns its
@@ -207,7 +208,6 @@ DATASETS: dict[str, DatasetEntry] = {
             "college-level multi-discipline, dev + validation; scored on validation",
             metric="mmmu_accuracy",
             prompt="mmmu",
-            metric_options={"primary_split": "validation"},
         ),
         _mcq(
             "A-OKVQA",
@@ -263,7 +263,6 @@ DATASETS: dict[str, DatasetEntry] = {
             "d5ee77e1926ff10690d469c56b73eabf",
             "document images, validation split",
             prompt="vqa",
-            metric_options={"threshold": 0.5},
         ),
         _vlmevalkit(
             "InfoVQA_VAL",
@@ -273,7 +272,6 @@ DATASETS: dict[str, DatasetEntry] = {
             "2342e9c225222f0ef4dec545ebb126fe",
             "infographics, validation split",
             prompt="vqa",
-            metric_options={"threshold": 0.5},
         ),
         _vlmevalkit(
             "ChartQA_TEST",
@@ -283,7 +281,6 @@ DATASETS: dict[str, DatasetEntry] = {
             "c902e0aa9be5582a7aad6dcf52734b42",
             "charts, test split; numbers within 5%",
             prompt="vqa",
-            metric_options={"tolerance": 0.05},
         ),
         _vlmevalkit(
             "OCRBench",

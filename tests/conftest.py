@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 
+import fake_nvml
 from vlmeval_core.datasets.registry import DatasetRef, resolve_dataset
 from vlmeval_core.models.registry import TINY_VLM_DIR
 from vlmeval_core.node import NodeSettings
@@ -110,6 +111,16 @@ def run_worker(
 def predictions(plan: Plan, dataset: str) -> list[dict[str, Any]]:
     path = plan.run_dir / dataset / "predictions.jsonl"
     return [json.loads(line) for line in path.read_text().splitlines()]
+
+
+@pytest.fixture
+def workspace(monkeypatch, tmp_path):
+    """A clean environment (no NVML, CUDA or vlmeval variables) in an empty working directory,
+    LMUData inside it: what a launcher test runs in. A file may define its own."""
+    fake_nvml.clean_env(monkeypatch)
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("LMUData", str(tmp_path / "data"))
+    return tmp_path
 
 
 @pytest.fixture

@@ -23,12 +23,7 @@ from vlmeval_launcher.gpus import CPU_FIX, IMAGE_ENV, in_image, no_gpu_message
 TINY = ("-m", "tiny-vlm", "-d", "ShapesMCQ")
 
 
-@pytest.fixture(autouse=True)
-def workspace(monkeypatch, tmp_path):
-    fake_nvml.clean_env(monkeypatch)
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.setenv("LMUData", str(tmp_path / "data"))
-    return tmp_path
+pytestmark = pytest.mark.usefixtures("workspace")  # conftest.py
 
 
 def invoke(*args: str):

@@ -35,13 +35,7 @@ TINY = ("-m", "tiny-vlm", "-d", "ShapesMCQ")
 GPU_FIX = "or make more GPUs visible (docker run --gpus all, CUDA_VISIBLE_DEVICES)"
 
 
-@pytest.fixture(autouse=True)
-def workspace(monkeypatch, tmp_path):
-    """A clean environment in an empty working directory, LMUData inside it."""
-    fake_nvml.clean_env(monkeypatch)
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.setenv("LMUData", str(tmp_path / "data"))
-    return tmp_path
+pytestmark = pytest.mark.usefixtures("workspace")  # conftest.py
 
 
 def eval_(*args: str):

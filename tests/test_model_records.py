@@ -12,7 +12,6 @@ import json
 import pytest
 from click.testing import CliRunner
 
-import fake_nvml
 from vlmeval_core.identity import differences, run_identity
 from vlmeval_core.models.registry import MODELS, TINY_VLM_DIR, resolve_model
 from vlmeval_core.prompt_families import FAMILIES
@@ -22,12 +21,7 @@ from vlmeval_launcher.cli import main
 QWEN_PIXELS = {"min_pixels": 1280 * 28 * 28, "max_pixels": 16384 * 28 * 28}
 
 
-@pytest.fixture(autouse=True)
-def workspace(monkeypatch, tmp_path):
-    fake_nvml.clean_env(monkeypatch)
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.setenv("LMUData", str(tmp_path / "data"))
-    return tmp_path
+pytestmark = pytest.mark.usefixtures("workspace")  # conftest.py
 
 
 def dry_run_plan(*args: str) -> dict:

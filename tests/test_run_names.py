@@ -15,19 +15,12 @@ import shutil
 import pytest
 from click.testing import CliRunner
 
-import fake_nvml
 from vlmeval_core.datasets import shapes
 from vlmeval_core.run_names import FILE_NAME_BYTES, RUN_DIR_ENTRIES
 from vlmeval_core.run_plan import slug
 from vlmeval_launcher.cli import main
 
-
-@pytest.fixture(autouse=True)
-def workspace(monkeypatch, tmp_path):
-    fake_nvml.clean_env(monkeypatch)
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.setenv("LMUData", str(tmp_path / "data"))
-    return tmp_path
+pytestmark = pytest.mark.usefixtures("workspace")  # conftest.py
 
 
 def launch(*args: str):

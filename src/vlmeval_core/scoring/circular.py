@@ -19,13 +19,16 @@ and ``by_category`` / ``by_l2_category`` / ``by_split`` over questions.
 
 from __future__ import annotations
 
+from collections.abc import Hashable
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from vlmeval_core.scoring.common import accuracy, group_scores
 from vlmeval_core.scoring.mcq import mcq_table
 from vlmeval_core.scoring.metric import Options, Summary
+from vlmeval_core.scoring.weighted import Figures, Resampling, mean_figures
 
 CIRCULAR_OFFSET = 1_000_000
 """Rotations of question ``i`` have index ``i + k * CIRCULAR_OFFSET``."""
@@ -54,3 +57,18 @@ def summarise_circular(rows: pd.DataFrame, options: Options) -> Summary:
         "vanilla_accuracy": accuracy(rows["correct"]),
     }
     return Summary(scores, mcq_table(questions), rows)
+
+
+def _question_of(rows: pd.DataFrame) -> list[Hashable]:
+    return [int(i) % CIRCULAR_OFFSET for i in rows["index"]]
+
+
+def circular_figures(rows: pd.DataFrame, weights: np.ndarray, options: Options) -> Figures:
+    """Circular accuracy overall and per group, over the questions (their main rows' hits)."""
+    main = np.array([int(i) == g for i, g in zip(rows["index"], _question_of(rows), strict=True)])
+    hits = np.array([bool(h) for h in rows["circular_hit"][main]], dtype=float)
+    return mean_figures(rows[main], hits, weights[:, main])
+
+
+CIRCULAR_RESAMPLING = Resampling("question (all its rotations)", _question_of, circular_figures)
+"""A question is drawn with every rotation of it."""

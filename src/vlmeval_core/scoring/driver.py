@@ -9,6 +9,7 @@ import pandas as pd
 
 from vlmeval_core.errors import UsageError
 from vlmeval_core.scoring.common import ScoreResult, attach, error_flags, items_by_index
+from vlmeval_core.scoring.intervals import score_intervals
 from vlmeval_core.scoring.metric import Metric
 
 FULL_CREDIT = 1.0 - 1e-9
@@ -23,6 +24,8 @@ def score_frame(
     Each item is read and credited by the metric's item rule; an item whose
     ``error`` is set is unread and gets no credit. ``options`` override the
     metric's defaults; an option the metric does not know is a UsageError.
+    ``scores`` has the 95% interval of each figure
+    (:func:`~vlmeval_core.scoring.intervals.score_intervals`).
     """
     unknown = sorted(set(options or {}) - set(metric.options))
     if unknown:
@@ -51,5 +54,6 @@ def score_frame(
         "unparsed": int(sum(p is None and not e for p, e in zip(parsed, errors, strict=True))),
         "errors": int(sum(errors)),
         **summary.scores,
+        **score_intervals(metric, items, settings),
     }
     return ScoreResult(items, scores, summary.table, metric.suffix)

@@ -14,6 +14,8 @@ from typing import Any, Literal
 
 import pandas as pd
 
+from vlmeval_core.scoring.weighted import PER_ITEM, Resampling
+
 REFERENCE_COMMIT = "e8e78f05"
 """The VLMEvalKit main commit (2026-08-18) whose rule-based scoring this package follows."""
 
@@ -50,7 +52,8 @@ class Metric:
     of the full benchmark (``overall`` counts points). ``reference``: the
     VLMEvalKit code it follows, or what it follows instead. ``kind_default``:
     the metric of a dataset of ``kind`` that names none. ``options``: the
-    defaults of the options ``credit`` and ``summarise`` read.
+    defaults of the options ``credit`` and ``summarise`` read. ``resampling``:
+    what a bootstrap resample draws and how it is scored (the confidence intervals).
     """
 
     name: str
@@ -64,3 +67,4 @@ class Metric:
     partial_credit: bool = False
     kind_default: bool = False
     options: Mapping[str, Any] = field(default_factory=dict)
+    resampling: Resampling = PER_ITEM

@@ -12,6 +12,7 @@ from vlmeval_core.errors import UsageError
 from vlmeval_core.scoring import circular, hallusion, mcq, mme, mmmu, ocrbench, pope, vqa, yorn
 from vlmeval_core.scoring import vqa_metrics as partial
 from vlmeval_core.scoring.metric import REFERENCE_COMMIT, Metric
+from vlmeval_core.scoring.weighted import PER_ITEM_CREDIT
 
 
 def _ref(what: str) -> str:
@@ -62,6 +63,7 @@ TABLE: tuple[Metric, ...] = (
         circular.summarise_circular,
         "_acc",
         _ref(f"{_MCQ_RULE}, mcq_circular_eval and report_acc (multiple_choice.py)"),
+        resampling=circular.CIRCULAR_RESAMPLING,
     ),
     Metric(
         "mmmu_accuracy",
@@ -72,6 +74,7 @@ TABLE: tuple[Metric, ...] = (
         "_acc",
         _ref(f"{_MCQ_RULE}, MMMU_preproc, mcq_vanilla_eval and report_acc"),
         options={"primary_split": "validation"},
+        resampling=mmmu.MMMU_RESAMPLING,
     ),
     Metric(
         "mme_score",
@@ -82,6 +85,7 @@ TABLE: tuple[Metric, ...] = (
         "_score",
         _ref(f"{_YORN_RULE} and MME_rating"),
         out_of=2800,
+        resampling=mme.MME_RESAMPLING,
     ),
     Metric(
         "pope_f1",
@@ -91,6 +95,7 @@ TABLE: tuple[Metric, ...] = (
         pope.summarise_pope,
         "_score",
         _ref(f"{_YORN_RULE} and POPE_rating"),
+        resampling=pope.POPE_RESAMPLING,
     ),
     Metric(
         "hallusion_accuracy",
@@ -100,6 +105,7 @@ TABLE: tuple[Metric, ...] = (
         hallusion.summarise_hallusion,
         "_score",
         _ref(f"{_YORN_RULE} and Hallusion_rating"),
+        resampling=hallusion.HALLUSION_RESAMPLING,
     ),
     Metric(
         "vqa_score",
@@ -110,6 +116,7 @@ TABLE: tuple[Metric, ...] = (
         "_acc",
         _ref(f"{_VQA_RULE}, method vqa_score"),
         partial_credit=True,
+        resampling=PER_ITEM_CREDIT,
     ),
     Metric(
         "anls",
@@ -120,6 +127,7 @@ TABLE: tuple[Metric, ...] = (
         "_acc",
         _ref(f"{_VQA_RULE}, method anls"),
         partial_credit=True,
+        resampling=PER_ITEM_CREDIT,
         options={"threshold": 0.5},
     ),
     Metric(
@@ -131,6 +139,7 @@ TABLE: tuple[Metric, ...] = (
         "_acc",
         _ref(f"{_VQA_RULE}, method relaxed_accuracy"),
         partial_credit=True,
+        resampling=PER_ITEM_CREDIT,
         options={"tolerance": 0.05},
     ),
     Metric(
@@ -142,6 +151,7 @@ TABLE: tuple[Metric, ...] = (
         "_score",
         _ref("OCRBench.evaluate (vlmeval/dataset/image_vqa.py)"),
         out_of=1000,
+        resampling=ocrbench.OCRBENCH_RESAMPLING,
     ),
 )
 """Every metric; (kind, name) is unique, and each kind has one ``kind_default``."""

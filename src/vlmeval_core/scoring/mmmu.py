@@ -20,12 +20,21 @@ from __future__ import annotations
 import string
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from vlmeval_core.scoring.common import accuracy, as_text, group_accuracy, group_keys
 from vlmeval_core.scoring.extract import extract_option
 from vlmeval_core.scoring.mcq import mcq_table, options_of
 from vlmeval_core.scoring.metric import Options, Row, Summary
+from vlmeval_core.scoring.weighted import (
+    Figures,
+    Resampling,
+    correct_values,
+    each_item,
+    group_means,
+    mean_figures,
+)
 
 OPEN_QUESTION_OTHER = "Other Answers"
 
@@ -51,15 +60,23 @@ def mmmu_credit(row: Row, parsed: Any, options: Options) -> float:
     return float(parsed is not None and parsed == mmmu_options_and_answer(row)[1])
 
 
+def _primary(items: pd.DataFrame, options: Options) -> np.ndarray:
+    """Per item: whether its split is the ``primary_split`` option's."""
+    return np.array([s == options["primary_split"] for s in group_keys(items, "split")], bool)
+
+
+def _scored(items: pd.DataFrame, options: Options) -> np.ndarray:
+    """Per item: whether ``overall`` counts it (it is primary, or no item is)."""
+    primary = _primary(items, options)
+    return primary if primary.any() else np.ones(len(items), dtype=bool)
+
+
 def summarise_mmmu(items: pd.DataFrame, options: Options) -> Summary:
     """Accuracy on the ``primary_split`` option's split; see the module docstring."""
-    primary_split = options["primary_split"]
-    splits = group_keys(items, "split")
-    primary = items[[s == primary_split for s in splits]]
-    scored = primary if len(primary) else items
+    scored = items[_scored(items, options)]
     scores: dict[str, Any] = {
         "overall": accuracy(scored["correct"]),
-        "overall_split": primary_split if len(primary) else "all",
+        "overall_split": options["primary_split"] if _primary(items, options).any() else "all",
         "n_overall": len(scored),
         "accuracy_all": accuracy(items["correct"]),
         "by_split": group_accuracy(items, "split"),
@@ -68,3 +85,15 @@ def summarise_mmmu(items: pd.DataFrame, options: Options) -> Summary:
     if "l2-category" in items.columns:
         scores["by_l2_category"] = group_accuracy(scored, "l2-category")
     return Summary(scores, mcq_table(items))
+
+
+def mmmu_figures(items: pd.DataFrame, weights: np.ndarray, options: Options) -> Figures:
+    """Accuracy over the scored items, overall and per subject and discipline; every split's."""
+    scored = _scored(items, options)
+    figures = mean_figures(items[scored], correct_values(items)[scored], weights[:, scored])
+    figures["by_split"] = group_means(items, correct_values(items), weights, "split")
+    return figures
+
+
+MMMU_RESAMPLING = Resampling("item", each_item, mmmu_figures)
+"""Items drawn one by one."""

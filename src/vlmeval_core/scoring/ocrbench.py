@@ -19,11 +19,13 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from vlmeval_core.scoring.common import as_text
 from vlmeval_core.scoring.metric import Options, Row, Summary
 from vlmeval_core.scoring.vqa import acceptable_answers
+from vlmeval_core.scoring.weighted import Figures, Resampling, correct_values, each_item
 
 HME = "Handwritten Mathematical Expression Recognition"
 TEXT_RECOGNITION = (
@@ -79,3 +81,25 @@ def summarise_ocrbench(items: pd.DataFrame, options: Options) -> Summary:
         "by_category": {c: points[c] for c in sorted(set(categories)) if c},
     }
     return Summary(scores, table)
+
+
+def ocrbench_figures(items: pd.DataFrame, weights: np.ndarray, options: Options) -> Figures:
+    """Points: the final score (the known categories' hits) and each category's."""
+    categories = np.array(
+        [as_text(c) for c in items["category"]] if "category" in items else [""] * len(items),
+        dtype=object,
+    )
+    hits = correct_values(items)
+    known = np.isin(categories, CATEGORIES)
+    return {
+        "overall": weights[:, known] @ hits[known],
+        "by_category": {
+            c: weights[:, categories == c] @ hits[categories == c]
+            for c in sorted(set(categories))
+            if c
+        },
+    }
+
+
+OCRBENCH_RESAMPLING = Resampling("item", each_item, ocrbench_figures)
+"""Items drawn one by one; the points counted in each resample."""

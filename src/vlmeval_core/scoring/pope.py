@@ -18,10 +18,12 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from vlmeval_core.scoring.common import accuracy, as_text, is_missing
 from vlmeval_core.scoring.metric import Options, Summary
+from vlmeval_core.scoring.weighted import Figures, Resampling, each_item, ratio
 from vlmeval_core.scoring.yorn import precision_recall_f1
 
 
@@ -38,15 +40,19 @@ def _figures(rows: list[tuple[bool, bool, bool]]) -> dict[str, Any]:
     }
 
 
+def _split_names(items: pd.DataFrame) -> list[list[str | None]]:
+    """Per item: the splits it names ([None] when it names none)."""
+    categories = items["category"] if "category" in items.columns else [None] * len(items)
+    return [[None] if is_missing(c) else as_text(c).split(",") for c in categories]
+
+
 def summarise_pope(items: pd.DataFrame, options: Options) -> Summary:
     """POPE's figures over all items and per split; see the module docstring."""
     expanded: list[tuple[str | None, tuple[bool, bool, bool]]] = []
-    categories = items["category"] if "category" in items.columns else [None] * len(items)
-    for category, answer, parsed, correct in zip(
-        categories, items["answer"], items["parsed"], items["correct"], strict=True
+    for names, answer, parsed, correct in zip(
+        _split_names(items), items["answer"], items["parsed"], items["correct"], strict=True
     ):
         row = (as_text(answer) == "Yes", parsed == "Yes", bool(correct))
-        names = [None] if is_missing(category) else as_text(category).split(",")
         expanded.extend((name, row) for name in names)
 
     overall = _figures([row for _, row in expanded])
@@ -72,3 +78,31 @@ def summarise_pope(items: pd.DataFrame, options: Options) -> Summary:
         "splits": splits,
     }
     return Summary(scores, table)
+
+
+def _f1(truth: np.ndarray, said_yes: np.ndarray, weights: np.ndarray) -> np.ndarray:
+    """F1 of "Yes" per row of ``weights`` (0 wherever a denominator is 0)."""
+    tp = weights @ (truth * said_yes)
+    precision = ratio(tp, weights @ said_yes, empty=0.0)
+    recall = ratio(tp, weights @ truth, empty=0.0)
+    return ratio(2 * precision * recall, precision + recall, empty=0.0)
+
+
+def pope_figures(items: pd.DataFrame, weights: np.ndarray, options: Options) -> Figures:
+    """F1 overall (an item counted once per split it names) and per split."""
+    names = _split_names(items)
+    truth = np.array([as_text(a) == "Yes" for a in items["answer"]], dtype=float)
+    said_yes = np.array([p == "Yes" for p in items["parsed"]], dtype=float)
+    counted = np.array([len(n) for n in names], dtype=float)
+    splits = sorted({n for ns in names for n in ns if n is not None})
+    return {
+        "overall": _f1(truth, said_yes, weights * counted),
+        "splits": {
+            split: {"f1": _f1(truth, said_yes, weights * [split in ns for ns in names])}
+            for split in splits
+        },
+    }
+
+
+POPE_RESAMPLING = Resampling("item", each_item, pope_figures)
+"""Items drawn one by one, each with every split it is in."""

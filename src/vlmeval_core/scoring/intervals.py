@@ -82,8 +82,13 @@ def resampled_figures(
     options: Mapping[str, Any],
     resamples: int = RESAMPLES,
     seed: int = SEED,
+    paired: pd.DataFrame | None = None,
 ) -> Figures:
-    """The metric's figures in each of ``resamples`` seeded resamples of ``items``."""
+    """The metric's figures in each of ``resamples`` seeded resamples of ``items``.
+
+    With ``paired`` (the same items, in the same order, scored in another run), each
+    figure is ``items``' minus ``paired``'s under the same draws: a paired bootstrap.
+    """
     plan = metric.resampling
     units = plan.units(items)
     strata = plan.strata(items) if plan.strata else None
@@ -92,8 +97,20 @@ def resampled_figures(
     parts = []
     for start in range(0, resamples, block):
         weights = unit_weights(units, strata, min(block, resamples - start), rng)
-        parts.append(plan.figures(items, weights, options))
+        figures = plan.figures(items, weights, options)
+        if paired is not None:
+            figures = _difference(figures, plan.figures(paired, weights, options))
+        parts.append(figures)
     return _concatenate(parts)
+
+
+def _difference(first: Figures, second: Figures) -> Figures:
+    """``first - second`` figure by figure (the figures both have)."""
+    return {
+        key: _difference(value, second[key]) if isinstance(value, dict) else value - second[key]
+        for key, value in first.items()
+        if key in second
+    }
 
 
 def _concatenate(parts: list[Figures]) -> Figures:
@@ -141,4 +158,25 @@ def score_intervals(
     return {
         **{key + CI_SUFFIX: value for key, value in intervals.items()},
         "interval": described,
+    }
+
+
+def paired_difference(
+    metric: Metric, items: pd.DataFrame, other: pd.DataFrame, options: Mapping[str, Any]
+) -> dict[str, Any]:
+    """``overall`` of ``items`` minus that of ``other`` (the same items, in the same order,
+    scored in another run): the difference, its 95% paired-bootstrap interval and the
+    two-sided bootstrap p-value of "no difference" (twice the smaller share of resampled
+    differences on either side of 0, at most 1)."""
+    once = np.ones((1, len(items)))
+    figures = metric.resampling.figures
+    point = figures(items, once, options)["overall"] - figures(other, once, options)["overall"]
+    resampled = resampled_figures(metric, items, options, paired=other)["overall"]
+    p_value = 2 * min(np.mean(resampled <= 0), np.mean(resampled >= 0))
+    return {
+        "difference": float(point[0]),
+        "ci": percentile_interval(resampled),
+        "p_value": float(min(1.0, p_value)),
+        "method": "paired percentile bootstrap",
+        "resamples": RESAMPLES,
     }

@@ -187,22 +187,24 @@ def test_no_items_no_interval():
     assert "overall_ci" not in scores and "interval" not in scores
 
 
-def test_a_paired_difference_of_a_run_with_itself_is_zero_with_p_one():
-    items = score_frame(TABLE[0], _accuracy_frame(60, 100)).items
+def test_a_paired_difference_of_a_run_with_itself_is_zero_with_p_one_in_every_figure():
+    frame = _accuracy_frame(60, 100).assign(category=["a", "b", "c", "d"] * 25)
+    items = score_frame(TABLE[0], frame).items
 
     paired = intervals.paired_difference(TABLE[0], items, items, {})
 
-    assert paired["difference"] == 0 and paired["ci"] == [0.0, 0.0] and paired["p_value"] == 1.0
+    assert [f.path for f in paired] == [("overall",), *(("by_category", c) for c in "abcd")]
+    assert all(f.difference == 0 and f.ci == [0.0, 0.0] and f.p_value == 1.0 for f in paired)
 
 
 def test_a_paired_difference_resamples_the_same_items_in_both_runs():
     better = score_frame(TABLE[0], _accuracy_frame(80, 100)).items
     worse = score_frame(TABLE[0], _accuracy_frame(60, 100)).items  # wrong on 20 more items
 
-    paired = intervals.paired_difference(TABLE[0], better, worse, {})
+    overall = intervals.paired_difference(TABLE[0], better, worse, {})[0]
     unpaired_width = 2 * 1.96 * np.sqrt(0.8 * 0.2 / 100 + 0.6 * 0.4 / 100)
 
-    assert paired["difference"] == pytest.approx(0.2)
-    low, high = paired["ci"]
+    assert overall.path == ("overall",) and overall.difference == pytest.approx(0.2)
+    low, high = overall.ci
     assert 0 < low < 0.2 < high and high - low < unpaired_width
-    assert paired["p_value"] < 0.01
+    assert overall.p_value < 0.01

@@ -28,7 +28,7 @@ import pandas as pd
 from vlmeval_core.scoring.common import accuracy, group_scores
 from vlmeval_core.scoring.mcq import mcq_table
 from vlmeval_core.scoring.metric import Options, Summary
-from vlmeval_core.scoring.weighted import Figures, Resampling, mean_figures
+from vlmeval_core.scoring.weighted import Hits, by_hits, mean_hits
 
 CIRCULAR_OFFSET = 1_000_000
 """Rotations of question ``i`` have index ``i + k * CIRCULAR_OFFSET``."""
@@ -63,12 +63,12 @@ def _question_of(rows: pd.DataFrame) -> list[Hashable]:
     return [int(i) % CIRCULAR_OFFSET for i in rows["index"]]
 
 
-def circular_figures(rows: pd.DataFrame, weights: np.ndarray, options: Options) -> Figures:
-    """Circular accuracy overall and per group, over the questions (their main rows' hits)."""
+def circular_hits(rows: pd.DataFrame, options: Options) -> Hits:
+    """Circular accuracy overall and per group: the hits of the questions (their main rows)."""
     main = np.array([int(i) == g for i, g in zip(rows["index"], _question_of(rows), strict=True)])
-    hits = np.array([bool(h) for h in rows["circular_hit"][main]], dtype=float)
-    return mean_figures(rows[main], hits, weights[:, main])
+    hits = np.array([bool(h) for h in rows["circular_hit"]], dtype=float)
+    return mean_hits(rows, hits, main)
 
 
-CIRCULAR_RESAMPLING = Resampling("question (all its rotations)", _question_of, circular_figures)
+CIRCULAR_RESAMPLING = by_hits("question (all its rotations)", _question_of, circular_hits)
 """A question is drawn with every rotation of it."""

@@ -22,6 +22,7 @@ memory stays bounded whatever the dataset's size.
 from __future__ import annotations
 
 from collections.abc import Hashable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -161,22 +162,62 @@ def score_intervals(
     }
 
 
+@dataclass(frozen=True)
+class PairedFigure:
+    """One figure of two runs on the same items: its ``path`` in the figures (``("overall",)``,
+    ``("by_category", "CP")``), the first run's value minus the second's, the 95%
+    paired-bootstrap interval of that difference and its two-sided bootstrap p-value of "no
+    difference" (twice the smaller share of resampled differences on either side of 0, at
+    most 1); None where a run has no value (a group a run's items leave empty)."""
+
+    path: tuple[str, ...]
+    difference: float | None
+    ci: list[float] | None
+    p_value: float | None
+
+
+PAIRED_METHOD = "paired percentile bootstrap"
+
+
 def paired_difference(
     metric: Metric, items: pd.DataFrame, other: pd.DataFrame, options: Mapping[str, Any]
-) -> dict[str, Any]:
-    """``overall`` of ``items`` minus that of ``other`` (the same items, in the same order,
-    scored in another run): the difference, its 95% paired-bootstrap interval and the
-    two-sided bootstrap p-value of "no difference" (twice the smaller share of resampled
-    differences on either side of 0, at most 1)."""
+) -> list[PairedFigure]:
+    """Every figure (``overall``, then each group's) of ``items`` minus that of ``other`` (the
+    same items, in the same order, scored in another run), under :data:`RESAMPLES` paired
+    draws (:func:`resampled_figures` with ``paired``)."""
     once = np.ones((1, len(items)))
     figures = metric.resampling.figures
-    point = figures(items, once, options)["overall"] - figures(other, once, options)["overall"]
-    resampled = resampled_figures(metric, items, options, paired=other)["overall"]
-    p_value = 2 * min(np.mean(resampled <= 0), np.mean(resampled >= 0))
-    return {
-        "difference": float(point[0]),
-        "ci": percentile_interval(resampled),
-        "p_value": float(min(1.0, p_value)),
-        "method": "paired percentile bootstrap",
-        "resamples": RESAMPLES,
-    }
+    point = _difference(figures(items, once, options), figures(other, once, options))
+    resampled = resampled_figures(metric, items, options, paired=other)
+    paired = []
+    for path, value in _leaves(point):
+        draws = _at(resampled, path)
+        finite = bool(np.isfinite(value[0]))
+        p_value = 2 * min(np.mean(draws <= 0), np.mean(draws >= 0))
+        paired.append(
+            PairedFigure(
+                path,
+                float(value[0]) if finite else None,
+                percentile_interval(draws) if finite else None,
+                float(min(1.0, p_value)) if finite else None,
+            )
+        )
+    return paired
+
+
+def _leaves(figures: Figures, path: tuple[str, ...] = ()) -> list[tuple[tuple[str, ...], Any]]:
+    """Each figure's path and values, in the figures' order."""
+    return [
+        leaf
+        for key, value in figures.items()
+        for leaf in (
+            _leaves(value, (*path, key)) if isinstance(value, dict) else [((*path, key), value)]
+        )
+    ]
+
+
+def _at(figures: Figures, path: tuple[str, ...]) -> np.ndarray:
+    node: Any = figures
+    for key in path:
+        node = node[key]
+    return node

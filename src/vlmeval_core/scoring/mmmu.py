@@ -18,6 +18,7 @@ same items; ``by_split`` has every split.
 from __future__ import annotations
 
 import string
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -28,12 +29,12 @@ from vlmeval_core.scoring.extract import extract_option
 from vlmeval_core.scoring.mcq import mcq_table, options_of
 from vlmeval_core.scoring.metric import Options, Row, Summary
 from vlmeval_core.scoring.weighted import (
-    Figures,
-    Resampling,
+    Hits,
+    by_hits,
     correct_values,
     each_item,
-    group_means,
-    mean_figures,
+    group_rows,
+    mean_hits,
 )
 
 OPEN_QUESTION_OTHER = "Other Answers"
@@ -87,13 +88,12 @@ def summarise_mmmu(items: pd.DataFrame, options: Options) -> Summary:
     return Summary(scores, mcq_table(items))
 
 
-def mmmu_figures(items: pd.DataFrame, weights: np.ndarray, options: Options) -> Figures:
+def mmmu_hits(items: pd.DataFrame, options: Options) -> Hits:
     """Accuracy over the scored items, overall and per subject and discipline; every split's."""
-    scored = _scored(items, options)
-    figures = mean_figures(items[scored], correct_values(items)[scored], weights[:, scored])
-    figures["by_split"] = group_means(items, correct_values(items), weights, "split")
-    return figures
+    hits = mean_hits(items, correct_values(items), _scored(items, options))
+    every = np.ones(len(items), dtype=bool)
+    return replace(hits, groups={**hits.groups, "by_split": group_rows(items, every, "split")})
 
 
-MMMU_RESAMPLING = Resampling("item", each_item, mmmu_figures)
+MMMU_RESAMPLING = by_hits("item", each_item, mmmu_hits)
 """Items drawn one by one."""

@@ -10,6 +10,11 @@ per figure one value per resample: ``overall`` and the groups the metric's
 With every weight 1 the figures are the metric's own scores;
 tests/test_intervals.py holds every metric of the table to that.
 
+A metric whose every figure is a share of 0/1 outcomes (accuracy, circular
+accuracy, MMMU's) states them as :class:`Hits` instead (:func:`by_hits` makes
+its figures), so that two runs can be compared item by item (McNemar's test,
+:mod:`vlmeval_core.compare`).
+
 The functions here are the building blocks the metrics' ``figures`` share.
 Nothing here draws a resample: :mod:`vlmeval_core.scoring.intervals` does.
 """
@@ -47,6 +52,68 @@ class Resampling:
     units: Callable[[pd.DataFrame], Sequence[Hashable]]
     figures: Callable[[pd.DataFrame, np.ndarray, Mapping[str, Any]], Figures]
     strata: Callable[[pd.DataFrame], Sequence[Hashable]] | None = None
+    hits: Callable[[pd.DataFrame, Mapping[str, Any]], Hits] | None = None
+    """For a metric whose every figure is a share of 0/1 outcomes: those outcomes and the rows
+    of each figure (McNemar's test between two runs reads them); None for any other metric."""
+
+
+@dataclass(frozen=True)
+class Hits:
+    """Outcomes and the rows each figure is their mean over: ``values`` (one per row; 0/1 in
+    a metric's ``hits``), ``overall`` (a boolean row mask) and ``groups`` (``{table: {group:
+    mask}}``, under the keys of the metric's figures)."""
+
+    values: np.ndarray
+    overall: np.ndarray
+    groups: dict[str, dict[str, np.ndarray]]
+
+
+def by_hits(
+    unit: str,
+    units: Callable[[pd.DataFrame], Sequence[Hashable]],
+    hits: Callable[[pd.DataFrame, Mapping[str, Any]], Hits],
+) -> Resampling:
+    """The resampling of a metric of shares of hits: its figures are :func:`hit_figures`."""
+    return Resampling(
+        unit,
+        units,
+        lambda items, weights, options: hit_figures(hits(items, options), weights),
+        hits=hits,
+    )
+
+
+def hit_figures(hits: Hits, weights: np.ndarray) -> Figures:
+    """Each figure the share of hits over its rows under each row of ``weights`` (``overall``
+    0 for no rows, a group NaN in a resample that leaves it empty)."""
+    figures: Figures = {
+        "overall": weighted_mean(hits.values[hits.overall], weights[:, hits.overall], empty=0.0)
+    }
+    for key, groups in hits.groups.items():
+        figures[key] = {
+            group: weighted_mean(hits.values[rows], weights[:, rows])
+            for group, rows in groups.items()
+        }
+    return figures
+
+
+def group_rows(items: pd.DataFrame, selected: np.ndarray, column: str) -> dict[str, np.ndarray]:
+    """Per value of ``column`` among the ``selected`` rows (sorted): the mask of its selected
+    rows; {} when the column is absent."""
+    if column not in items.columns:
+        return {}
+    keys = np.array(group_keys(items, column), dtype=object)
+    return {group: selected & (keys == group) for group in sorted_groups(keys[selected])}
+
+
+def mean_hits(items: pd.DataFrame, values: np.ndarray, selected: np.ndarray) -> Hits:
+    """Hits whose figures are ``overall`` and the group tables of
+    :func:`~vlmeval_core.scoring.common.group_scores`, over the ``selected`` rows."""
+    groups = {
+        key: group_rows(items, selected, column)
+        for key, column in GROUP_FIGURES
+        if column in items.columns
+    }
+    return Hits(values, selected, groups)
 
 
 def ratio(numerator: np.ndarray, denominator: np.ndarray, empty: float = np.nan) -> np.ndarray:
@@ -62,29 +129,10 @@ def weighted_mean(values: np.ndarray, weights: np.ndarray, empty: float = np.nan
     return ratio(weights @ values, weights.sum(axis=1), empty)
 
 
-def group_means(
-    items: pd.DataFrame, values: np.ndarray, weights: np.ndarray, column: str
-) -> dict[str, np.ndarray]:
-    """Per value of ``column`` (:func:`~vlmeval_core.scoring.common.group_keys`, sorted): the
-    weighted mean of ``values`` over its items; {} when the column is absent. A group no item
-    of a resample falls in is NaN there."""
-    if column not in items.columns:
-        return {}
-    keys = np.array(group_keys(items, column), dtype=object)
-    return {
-        group: weighted_mean(values[keys == group], weights[:, keys == group])
-        for group in sorted_groups(keys)
-    }
-
-
 def mean_figures(items: pd.DataFrame, values: np.ndarray, weights: np.ndarray) -> Figures:
     """``overall`` (0 for no items) and the group tables of
     :func:`~vlmeval_core.scoring.common.group_scores`, all means of ``values``."""
-    figures: Figures = {"overall": weighted_mean(values, weights, empty=0.0)}
-    for key, column in GROUP_FIGURES:
-        if column in items.columns:
-            figures[key] = group_means(items, values, weights, column)
-    return figures
+    return hit_figures(mean_hits(items, values, np.ones(len(items), dtype=bool)), weights)
 
 
 def correct_values(items: pd.DataFrame) -> np.ndarray:
@@ -97,11 +145,9 @@ def each_item(items: pd.DataFrame) -> list[Hashable]:
     return list(range(len(items)))
 
 
-def accuracy_figures(
-    items: pd.DataFrame, weights: np.ndarray, options: Mapping[str, Any]
-) -> Figures:
-    """Accuracy overall and per group (``group_scores``)."""
-    return mean_figures(items, correct_values(items), weights)
+def accuracy_hits(items: pd.DataFrame, options: Mapping[str, Any]) -> Hits:
+    """Every item's ``correct``: accuracy overall and per group (``group_scores``)."""
+    return mean_hits(items, correct_values(items), np.ones(len(items), dtype=bool))
 
 
 def credit_figures(items: pd.DataFrame, weights: np.ndarray, options: Mapping[str, Any]) -> Figures:
@@ -111,7 +157,7 @@ def credit_figures(items: pd.DataFrame, weights: np.ndarray, options: Mapping[st
     return figures
 
 
-PER_ITEM = Resampling("item", each_item, accuracy_figures)
+PER_ITEM = by_hits("item", each_item, accuracy_hits)
 """Items drawn one by one; accuracy overall and per group."""
 
 PER_ITEM_CREDIT = Resampling("item", each_item, credit_figures)

@@ -57,8 +57,9 @@ log = logging.getLogger(__name__)
 ITEM_GROUP_COLUMNS = ("category", "l2-category", "split")
 """Columns copied into predictions.jsonl when the dataset has them."""
 
-ITEM_EXTRA_COLUMNS = ("source_index", "score", "circular_hit")
-"""Also copied when present: a text index (HallusionBench), partial credit, circular outcome."""
+ITEM_EXTRA_COLUMNS = ("source_index", "image_path", "score", "circular_hit")
+"""Also copied when present: a text index (HallusionBench), the image an MME question is about
+(its resampling unit), partial credit, circular outcome."""
 
 SCORED_COLUMNS = ("prediction", "parsed", "correct", "error")
 DROPPED_COLUMNS = ("image",)

@@ -13,8 +13,9 @@ import pytest
 
 from catalog_fixtures import hallusion, mme, pope, score_through_worker
 from vlmeval_core.errors import UsageError
-from vlmeval_core.report import result_stem, summary_markdown
+from vlmeval_core.report import result_stem
 from vlmeval_core.scoring import score_dataset
+from vlmeval_core.summary_page import summary_markdown
 
 
 def score_csv(out, name: str) -> pd.DataFrame:
@@ -37,9 +38,10 @@ def test_mme_acc_and_acc_plus_per_subtask_summed_into_perception_and_cognition(t
     table = score_csv(out, "MME")
     assert list(table.columns) == ["perception", "reasoning", "color", "code_reasoning"]
     assert table.iloc[0].tolist() == [125.0, 50.0, 125.0, 50.0]
-    summary = {k: scores[k] for k in ("metric", "overall", "n", "unparsed")}
-    page = summary_markdown({"model": "m", "run": "r", "datasets": {"MME": summary}})
-    assert "| MME | mme_score | 175.0 / 2800 | 6 | 0 |" in page
+    summary = {k: scores[k] for k in ("metric", "overall", "overall_ci", "n", "unparsed")}
+    page = summary_markdown({"model": "m", "run": "r", "datasets": {"MME": summary}}, {})
+    low, high = scores["overall_ci"]
+    assert f"| MME | mme_score | 175.0 / 2800 | {low:.1f}–{high:.1f} | 6 | 0 |" in page
 
 
 def test_mme_needs_image_path_to_pair_questions(tmp_path):

@@ -190,6 +190,7 @@ def test_write_summary(tmp_path: Path) -> None:
             "ShapesMCQ": {
                 "metric": "accuracy",
                 "overall": 2 / 3,
+                "overall_ci": None,
                 "n": 3,
                 "unparsed": 1,
                 "errors": 0,
@@ -197,6 +198,7 @@ def test_write_summary(tmp_path: Path) -> None:
             "ShapesVQA": {
                 "metric": "exact_match",
                 "overall": 0.125,
+                "overall_ci": None,
                 "n": 8,
                 "unparsed": 0,
                 "errors": 2,
@@ -206,9 +208,9 @@ def test_write_summary(tmp_path: Path) -> None:
     markdown = (tmp_path / "summary.md").read_text(encoding="utf-8")
     lines = markdown.splitlines()
     assert lines[0] == f"# {MODEL} — run-1"
-    assert "| dataset | metric | score | n | unparsed | errors |" in lines
-    assert "| ShapesMCQ | accuracy | 66.7% | 3 | 1 | 0 |" in lines
-    assert "| ShapesVQA | exact_match | 12.5% | 8 | 0 | 2 |" in lines
+    assert "| dataset | metric | score | 95% CI | n | unparsed | errors |" in lines
+    assert "| ShapesMCQ | accuracy | 66.7% | — | 3 | 1 | 0 |" in lines
+    assert "| ShapesVQA | exact_match | 12.5% | — | 8 | 0 | 2 |" in lines
 
 
 @pytest.mark.parametrize(

@@ -294,7 +294,7 @@ predictions.jsonl, scores.json, the xlsx and VLMEvalKit's score table.
 @request_option("data_dir")
 def score_command(predictions: Path, data: str, output: Path | None, data_dir: str) -> None:
     """Score predictions made elsewhere, like VLMEvalKit's --mode eval (no GPU, no torch)."""
-    from vlmeval_core.report import score_text
+    from vlmeval_core.summary_page import score_text
     from vlmeval_launcher.launch import absolute_path
     from vlmeval_launcher.score import score_predictions
 

@@ -49,8 +49,8 @@ from openpyxl.cell import WriteOnlyCell
 
 from vlmeval_core.files import write_atomic, write_atomic_with, write_json
 from vlmeval_core.run_plan import slug
-from vlmeval_core.scoring import points_out_of
 from vlmeval_core.scoring.common import ScoreResult, as_text, is_missing
+from vlmeval_core.summary_page import summary_markdown
 
 log = logging.getLogger(__name__)
 
@@ -226,61 +226,26 @@ def _plain(value: Any) -> Any:
 # --------------------------------------------------------------------------- run summary
 
 
-SUMMARY_KEYS = ("metric", "overall", "n", "unparsed", "errors")
-"""What summary.json holds per dataset: ``unparsed`` counts answers given but not readable,
-``errors`` items that failed before an answer (an unreadable image); no item is in both."""
+SUMMARY_KEYS = ("metric", "overall", "overall_ci", "n", "unparsed", "errors")
+"""What summary.json holds per dataset: ``overall_ci`` is the 95% interval of ``overall``;
+``unparsed`` counts answers given but not readable, ``errors`` items that failed before an
+answer (an unreadable image); no item is in both."""
 
 
 def write_summary(
     run_dir: Path, model_name: str, run_name: str, scores_by_dataset: dict[str, dict]
 ) -> None:
-    """Write summary.json and summary.md: per dataset its metric, overall score, n, unparsed
-    answers and item errors."""
+    """Write summary.json (per dataset :data:`SUMMARY_KEYS`) and summary.md
+    (:func:`vlmeval_core.summary_page.summary_markdown`: the overall table, then each
+    dataset's group tables)."""
     datasets = {
         name: {key: _plain(scores.get(key)) for key in SUMMARY_KEYS}
         for name, scores in scores_by_dataset.items()
     }
     summary = {"model": model_name, "run": run_name, "datasets": datasets}
     write_json(Path(run_dir) / "summary.json", summary)
-    write_atomic(Path(run_dir) / "summary.md", summary_markdown(summary))
-
-
-def summary_markdown(summary: Mapping[str, Any]) -> str:
-    """The Markdown page of a summary: a heading, then
-    dataset | metric | score | n | unparsed | errors.
-
-    The score is a percentage, or points out of the full benchmark's maximum
-    for the point-counting metrics (MME, OCRBench).
-    """
-    lines = [
-        f"# {_md(summary['model'])} — {_md(summary['run'])}",
-        "",
-        "| dataset | metric | score | n | unparsed | errors |",
-        "|---|---|---:|---:|---:|---:|",
-    ]
-    for name, row in summary["datasets"].items():
-        score = score_text(row.get("metric"), row.get("overall"))
-        cells = [name, row.get("metric"), score, *(row.get(k) for k in ("n", "unparsed", "errors"))]
-        lines.append("| " + " | ".join(_md(c) for c in cells) + " |")
-    return "\n".join(lines) + "\n"
-
-
-def score_text(metric: Any, overall: Any) -> str:
-    """An overall score as people read it: ``95.4%``, or ``1520.5 / 2800`` for a metric that
-    counts points (MME, OCRBench); ``—`` for none. ``summary.md`` and ``vlmeval score``
-    both show it so."""
-    if not isinstance(overall, int | float):
-        return "—"
-    if (out_of := points_out_of(str(metric))) is not None:
-        return f"{overall:.1f} / {out_of}"
-    return f"{overall * 100:.1f}%"
-
-
-def _md(value: Any) -> str:
-    """A table cell: '—' for nothing; pipes escaped and newlines flattened."""
-    if value is None:
-        return "—"
-    return str(value).replace("|", "\\|").replace("\n", " ")
+    page = summary_markdown(summary, _plain(scores_by_dataset))
+    write_atomic(Path(run_dir) / "summary.md", page)
 
 
 # --------------------------------------------------------------------------- manifest

@@ -1,5 +1,5 @@
-"""The ``vlmeval`` click CLI: ``eval``, ``score``, ``prompts``, ``gpus``, ``list``, ``doctor``,
-``fetch``.
+"""The ``vlmeval`` click CLI: ``eval``, ``score``, ``report``, ``prompts``, ``gpus``, ``list``,
+``doctor``, ``fetch``.
 
 Every flag of ``eval`` is declared once, as a field of
 :class:`vlmeval_launcher.eval_flags.EvalRequest`, and its click option is made
@@ -197,6 +197,7 @@ def eval_command(**flags: Any) -> None:
     from vlmeval_core import lifecycle
     from vlmeval_core.identity import run_identity
     from vlmeval_core.node import ENV_VARIABLE as NODE_VARIABLE
+    from vlmeval_core.report_page import REPORT_VARIABLE
     from vlmeval_core.run_summary import QUIET_VARIABLE
     from vlmeval_core.run_verdict import ALLOW_FAILED_ITEMS_VARIABLE
     from vlmeval_launcher.exec_ranks import (
@@ -258,6 +259,7 @@ def eval_command(**flags: Any) -> None:
         **lifecycle.handover(plan.run_dir, claim.attempt, claim.lock),
         QUIET_VARIABLE: "1" if request.quiet else "0",
         ALLOW_FAILED_ITEMS_VARIABLE: "1" if request.allow_failed_items else "0",
+        REPORT_VARIABLE: "1" if request.report else "0",
         **hub.environment,
     }
     try:
@@ -520,6 +522,40 @@ def fetch_command(
             code = max(code, outcome.error.exit_code)
     if code:
         click.get_current_context().exit(code)
+
+
+REPORT_EPILOG = """\b
+Examples:
+  vlmeval report outputs/tiny-vlm/demo
+  vlmeval report outputs/model-a/run1 outputs/model-b/run1 -o comparison
+\b
+RUN_DIR: a run directory of vlmeval eval, or an output directory of vlmeval
+score. Writes DIR/report.html (self-contained, opens offline) and its figures'
+PNGs beside it.
+"""
+
+
+@main.command("report", epilog=REPORT_EPILOG)
+@click.argument(
+    "run_dirs",
+    nargs=-1,
+    required=True,
+    metavar="RUN_DIR...",
+    type=click.Path(path_type=Path),
+)
+@click.option(
+    "--output",
+    "-o",
+    default=None,
+    type=click.Path(file_okay=False, path_type=Path),
+    metavar="DIR",
+    help="Where report.html and its PNGs go.  [default: the first RUN_DIR's report/]",
+)
+def report_command(run_dirs: tuple[Path, ...], output: Path | None) -> None:
+    """Write an HTML report, with figures, of one run or several side by side."""
+    from vlmeval_core.report_page.page import write_report
+
+    click.echo(f"report in {write_report(list(run_dirs), output)}")
 
 
 @main.command("doctor")

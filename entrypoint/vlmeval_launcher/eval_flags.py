@@ -182,6 +182,11 @@ class EvalRequest:
         short="-q",
         help="Print no progress and no summary table at the end (scripts read summary.json).",
     )
+    report: bool = flag(
+        False,
+        help="At the end, also write an HTML report with figures (vlmeval report) to "
+        "<run>/report/report.html.",
+    )
     allow_failed_items: bool = flag(
         False,
         help="Exit 0 even when every item of a dataset failed (otherwise 3) or every answer "

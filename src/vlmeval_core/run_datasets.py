@@ -9,10 +9,10 @@ model copy, built once, lazily, or the server's client) and checkpoints it; then
 rank 0 merges by index and evaluates (:func:`vlmeval_core.evaluate.evaluate_dataset`:
 scores and writes the results, so the output volume is shared by all nodes); all
 ranks meet again before the next dataset. Rank 0 writes the summary and manifest
-last. The plan is the run's, shared by all nodes; the data dir and GPU list are
-this node's (:class:`vlmeval_core.node.NodeSettings`, from the environment its
-launcher set). Exit codes: 0 done, 2 bad input, 3 runtime failure, 130/143
-interrupted (what finished is kept).
+last, then the HTML report when ``--report`` asked for it (``VLMEVAL_REPORT``). The
+plan is the run's, shared by all nodes; the data dir and GPU list are this node's
+(:class:`vlmeval_core.node.NodeSettings`, from the environment its launcher set). Exit
+codes: 0 done, 2 bad input, 3 runtime failure, 130/143 interrupted (what finished is kept).
 """
 
 from __future__ import annotations
@@ -33,6 +33,7 @@ from vlmeval_core.errors import RuntimeFailure
 from vlmeval_core.files import remove_leftover_temps
 from vlmeval_core.inference import shard_positions
 from vlmeval_core.node import NodeSettings
+from vlmeval_core.report_page import report_wanted
 from vlmeval_core.run_plan import Plan, load_plan
 
 
@@ -138,6 +139,10 @@ def run(plan: Plan, node: NodeSettings, info: distributed.RankInfo) -> None:
             ),
         )
         log(info, f"results in {plan.run_dir}")
+        if report_wanted():
+            from vlmeval_core.report_page.page import write_report
+
+            log(info, f"report in {write_report([plan.run_dir])}")
 
 
 def main(argv: list[str] | None = None) -> int:

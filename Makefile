@@ -108,9 +108,10 @@ lint: install
 
 # The bundled tiny-vlm on the bundled Shapes benchmark, two CPU ranks: in the container when
 # a docker engine answers (the image is built first when `docker image inspect` finds no
-# $(IMAGE); an image that exists is used as it is), else from the local venv.
+# $(IMAGE); an image that exists is used as it is), else from the local venv. It writes the
+# run's HTML report too (outputs/tiny-vlm/demo/report/report.html; docs/report-demo.png).
 DEMO_FLAGS := --device cpu --nproc 2 --model tiny-vlm \
-	--data ShapesMCQ --data ShapesYN --data ShapesVQA --run-name demo
+	--data ShapesMCQ --data ShapesYN --data ShapesVQA --run-name demo --report
 demo:
 	@if $(DOCKER) info >/dev/null 2>&1; then \
 		if $(DOCKER) image inspect $(IMAGE) >/dev/null 2>&1 || { \

@@ -18,7 +18,7 @@ from vlmeval_core.scoring.metric import Metric
 from vlmeval_core.scoring.weighted import Figures
 
 
-def _rows(metric: Metric, rng: random.Random) -> list[dict]:
+def metric_rows(metric: Metric, rng: random.Random) -> list[dict]:
     """Generated rows for ``metric`` (tests/parity_inputs.py)."""
     by_name = {
         "circular_accuracy": lambda: rows_of.circular_rows(rng, 60),
@@ -70,7 +70,7 @@ def _assert_same(point: dict[str, Any], scores: dict[str, Any], where: str) -> N
 
 @pytest.mark.parametrize("metric", TABLE, ids=lambda m: f"{m.kind}-{m.name}")
 def test_every_metric_s_figures_with_each_unit_drawn_once_are_its_own_scores(metric):
-    result = score_frame(metric, pd.DataFrame(_rows(metric, random.Random(5))))
+    result = score_frame(metric, pd.DataFrame(metric_rows(metric, random.Random(5))))
     once = np.ones((1, len(result.items)))
     point = _point(metric.resampling.figures(result.items, once, metric.options))
 
@@ -80,7 +80,7 @@ def test_every_metric_s_figures_with_each_unit_drawn_once_are_its_own_scores(met
 
 @pytest.mark.parametrize("metric", TABLE, ids=lambda m: f"{m.kind}-{m.name}")
 def test_every_metric_s_scores_have_an_interval_around_each_figure(metric):
-    scores = score_frame(metric, pd.DataFrame(_rows(metric, random.Random(6)))).scores
+    scores = score_frame(metric, pd.DataFrame(metric_rows(metric, random.Random(6)))).scores
     low, high = scores["overall_ci"]
 
     assert low <= scores["overall"] + 1e-9 and scores["overall"] - 1e-9 <= high

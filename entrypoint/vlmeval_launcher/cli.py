@@ -315,6 +315,31 @@ def _item_errors(scores: dict[str, Any]) -> str:
     return f", {_count(errors, 'item error')}" if errors else ""
 
 
+COMPARE_EPILOG = """\b
+Examples:
+  vlmeval compare outputs/tiny-vlm/demo outputs/tiny-vlm/demo-bf16
+  vlmeval compare outputs/model-a/run1 outputs/model-b/run1 rescored --json
+\b
+RUN: a run directory of vlmeval eval, or an output directory of vlmeval score.
+The first is the baseline; every other run is compared with it, per dataset
+both have, on the items both have. Markdown on stdout; --json for scripts.
+"""
+
+
+@main.command("compare", epilog=COMPARE_EPILOG)
+@click.argument("runs", nargs=-1, metavar="RUN RUN [RUN...]", type=click.Path(path_type=Path))
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON document for scripts.")
+def compare_command(runs: tuple[Path, ...], as_json: bool) -> None:
+    """Compare runs with the first: per dataset and category, the paired difference and test."""
+    from vlmeval_core.compare import compare_markdown, compare_runs
+
+    document = compare_runs(list(runs))
+    if as_json:
+        click.echo(json.dumps(document, indent=2))
+    else:
+        click.echo(compare_markdown(document), nl=False)
+
+
 PROMPTS_EPILOG = """\b
 Examples:
   vlmeval prompts -m Qwen2-VL-7B-Instruct -d MMStar --limit 3

@@ -20,7 +20,7 @@ from vlmeval_core.datasets.tsv import ItemImageError
 from vlmeval_core.errors import UsageError
 from vlmeval_core.models.record import ModelSpec
 from vlmeval_core.models.registry import resolve_model
-from vlmeval_core.prompt_families import FAMILIES, item_messages
+from vlmeval_core.prompt_families import FAMILIES, prompt_text, shown_messages
 from vlmeval_launcher.launch import check_prompt_family
 from vlmeval_launcher.score import load_dataset
 
@@ -47,13 +47,10 @@ def item_prompts(
     for position in range(len(dataset) if limit is None else min(limit, len(dataset))):
         index = indices[position]
         try:
-            origins = dataset.image_origins(position, record.images)
+            messages = shown_messages(family, dataset, position, record.images)
         except ItemImageError as exc:
             yield {"index": index, "error": str(exc)}
             continue
-        messages = item_messages(family, dataset, position, origins)
-        if family.system_prompt is not None:
-            messages = [{"type": "system", "value": family.system_prompt}, *messages]
         yield {"index": index, "messages": messages}
 
 
@@ -63,12 +60,5 @@ def as_json_line(item: dict[str, Any]) -> str:
 
 def readable(item: dict[str, Any]) -> str:
     """One item for people: its index, then each part; images as ``[image: where]``."""
-    lines = [f"── index {item['index']}"]
-    if "error" in item:
-        return "\n".join([*lines, f"[error: {item['error']}]"])
-    for part in item["messages"]:
-        if part["type"] == "text":
-            lines.append(part["value"])
-        else:
-            lines.append(f"[{part['type']}: {part['value']}]")
-    return "\n".join(lines)
+    shown = f"[error: {item['error']}]" if "error" in item else prompt_text(item["messages"])
+    return f"── index {item['index']}\n{shown}"

@@ -62,5 +62,26 @@ def item_messages(
     return build_messages(family, benchmark_of(data), data.row(position), images)
 
 
+def shown_messages(
+    family: PromptFamily, data: Dataset, position: int, handling: str
+) -> list[Message]:
+    """What ``vlmeval prompts`` shows for the item at ``position``: ``family``'s messages with
+    each image as where it comes from (:meth:`Dataset.image_origins` under ``handling``), the
+    family's system prompt first; ItemImageError when an image cannot be found."""
+    messages = item_messages(family, data, position, data.image_origins(position, handling))
+    if family.system_prompt is not None:
+        messages = [{"type": "system", "value": family.system_prompt}, *messages]
+    return messages
+
+
+def prompt_text(messages: Sequence[Message]) -> str:
+    """Messages as ``vlmeval prompts`` prints them, one part a line: a text part as it is,
+    any other as ``[type: value]`` (``[image: where]``, ``[system: …]``)."""
+    return "\n".join(
+        part["value"] if part["type"] == "text" else f"[{part['type']}: {part['value']}]"
+        for part in messages
+    )
+
+
 __all__ = ["DEFAULT_FAMILY", "FAMILIES", "Benchmark", "Message", "PromptFamily", "build_messages",
-           "conversation", "item_messages"]  # fmt: skip
+           "conversation", "item_messages", "prompt_text", "shown_messages"]  # fmt: skip

@@ -18,7 +18,7 @@ import pytest
 
 from conftest import make_plan
 from vlmeval_core import backends
-from vlmeval_core.checkpoints import ShardStats, ShardStore, read_checkpoints
+from vlmeval_core.checkpoints import Answer, ShardStats, ShardStore, read_checkpoints
 from vlmeval_core.datasets import shapes
 from vlmeval_core.datasets.tsv import load_tsv
 from vlmeval_core.distributed import RankInfo
@@ -26,6 +26,7 @@ from vlmeval_core.endpoint.runner import Endpoint
 from vlmeval_core.errors import UsageError
 from vlmeval_core.inference import Transformers
 from vlmeval_core.models.record import ModelSpec
+from vlmeval_core.prompt_families import DEFAULT_FAMILY, FAMILIES
 from vlmeval_core.run_plan import EndpointSpec, Plan
 
 SOURCE = Path(backends.__file__).parent
@@ -117,6 +118,7 @@ class Counting:
     """A backend answering every item with its letter, counting what it is asked."""
 
     load_s, commit, server_models = 0.0, None, None
+    family, images = FAMILIES[DEFAULT_FAMILY], "vlmevalkit"
 
     def __init__(self) -> None:
         self.loads, self.asked = 0, []
@@ -130,7 +132,7 @@ class Counting:
 
     def predict(self, dataset, positions: list[int], store: ShardStore) -> ShardStats:
         self.asked.append(list(positions))
-        store.append([(p, "A", None) for p in positions])
+        store.append([Answer(p, "A", None, 1, "eos") for p in positions])
         return ShardStats(batch_size=len(positions))
 
     def width(self, stats: ShardStats) -> str:

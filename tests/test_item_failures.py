@@ -173,7 +173,7 @@ def test_an_item_the_processor_refuses_fails_alone_and_the_batch_goes_on(tmp_pat
     runner = BatchRunner(model, max_new_tokens=4, batch_size=3)
 
     results = {
-        p: (text, error) for p, text, error in runner.run(runner.prepare(dataset, [0, 1, 2]))
+        a.position: (a.prediction, a.error) for a in runner.run(runner.prepare(dataset, [0, 1, 2]))
     }
 
     assert sorted(results) == [0, 1, 2]
@@ -200,7 +200,9 @@ def test_a_prompt_longer_than_the_model_s_context_fails_alone_before_generation(
     )
     runner = BatchRunner(model, max_new_tokens=4, batch_size=2)
 
-    results = {p: (text, error) for p, text, error in runner.run(runner.prepare(dataset, [0, 1]))}
+    results = {
+        a.position: (a.prediction, a.error) for a in runner.run(runner.prepare(dataset, [0, 1]))
+    }
 
     assert "Long.tsv: index 1: " in results[1][1]
     assert "over the model's context of 1024 tokens" in results[1][1]  # max_position_embeddings

@@ -71,7 +71,9 @@ class StubModel:
         inputs = inputs.to(self.device)
         activations = self.device.allocate(size)  # noqa: F841 - held by this frame, as in generate
         texts = [f"answer {len(prompt)}" for prompt in inputs["prompts"]]
-        return Generation(texts, prompt_tokens=size, generated_tokens=size)
+        return Generation(
+            texts, prompt_tokens=size, tokens=[1] * size, finish_reasons=["eos"] * size
+        )
 
 
 @pytest.fixture(scope="module")
@@ -147,7 +149,8 @@ class HostModel:
         if any("huge" in str(p) for p in prompts):
             torch.empty(2**43, dtype=torch.uint8)
         texts = [f"answer {len(p)}" for p in prompts]
-        return Generation(texts, prompt_tokens=len(prompts), generated_tokens=len(prompts))
+        n = len(prompts)
+        return Generation(texts, prompt_tokens=n, tokens=[1] * n, finish_reasons=["eos"] * n)
 
 
 def test_an_item_the_host_cannot_hold_even_alone_fails_alone_and_the_run_goes_on(tmp_path, dataset):

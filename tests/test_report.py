@@ -12,8 +12,10 @@ import pandas as pd
 import pytest
 from openpyxl import Workbook
 
+from vlmeval_core.checkpoints import ITEM_FIELDS
 from vlmeval_core.files import write_atomic_with
 from vlmeval_core.report import (
+    COUNT_FIELDS,
     looks_secret,
     result_stem,
     scrub_secrets,
@@ -41,6 +43,10 @@ def _mcq_result() -> ScoreResult:
             "split": ["dev", "dev", "test"],
             "prediction": ["A", "I think\x00 A or B", "B"],  # a control character
             "error": [None, None, "CUDA out of memory"],
+            "prompt": ["[image: a.png]\nWhat colour?", "[image: b.png]\nWhat shape?", None],
+            "image_count": [1, 1, None],  # a float column to pandas: 1.0, 1.0, NaN
+            "generated_tokens": [2, 8, None],
+            "finish_reason": ["eos", "length", "error"],
         }
     )
     return score("mcq", frame)
@@ -78,10 +84,16 @@ def test_write_dataset_results_files_read_back(tmp_path: Path) -> None:
         "parsed": None,
         "correct": False,
         "error": None,
+        "prompt": "[image: b.png]\nWhat shape?",
+        "image_count": 1,
+        "generated_tokens": 8,
+        "finish_reason": "length",
         "category": "shape",
         "split": "dev",
     }
     assert records[1]["error"] == "CUDA out of memory" and records[1]["parsed"] is None
+    assert [records[1][f] for f in ITEM_FIELDS] == [None, None, None, "error"]
+    assert {type(records[i][f]) for i in (0, 2) for f in COUNT_FIELDS} == {int}  # not 1.0
     assert records[2]["parsed"] == "A" and records[2]["correct"] is True
 
     scores = json.loads((out / "scores.json").read_text(encoding="utf-8"))
@@ -93,12 +105,16 @@ def test_write_dataset_results_files_read_back(tmp_path: Path) -> None:
     assert list(sheet.columns) == [
         "index", "question", "A", "B", "C", "answer", "category", "split",
         "prediction", "parsed", "correct", "error",
+        "prompt", "image_count", "generated_tokens", "finish_reason",
     ]  # fmt: skip
     assert sheet["index"].tolist() == [1, 2, 3]
     assert sheet["prediction"].tolist() == ["I think A or B", "B", "A"]  # control char dropped
     assert sheet["parsed"].fillna("").tolist() == ["", "", "A"]
     assert sheet["correct"].tolist() == [False, False, True]
     assert sheet["error"].fillna("").tolist() == ["", "CUDA out of memory", ""]
+    assert sheet["prompt"].fillna("").tolist()[:2] == ["[image: b.png]\nWhat shape?", ""]
+    assert sheet["generated_tokens"].tolist()[::2] == [8, 2]
+    assert sheet["finish_reason"].tolist() == ["length", "error", "eos"]
 
     table = pd.read_csv(out / f"{STEM}_acc.csv")
     assert list(table.columns) == ["split", "Overall", "color", "count", "shape"]

@@ -19,7 +19,9 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from vlmeval_core import distributed
 from vlmeval_core.checkpoints import Progress, ShardStats, ShardStore, read_checkpoints
+from vlmeval_core.datasets.tsv import ItemImageError
 from vlmeval_core.distributed import RankInfo
+from vlmeval_core.prompt_families import PromptFamily, prompt_text, shown_messages
 
 if TYPE_CHECKING:
     from vlmeval_core.datasets.tsv import Dataset
@@ -37,6 +39,10 @@ class Backend(Protocol):
 
     load_s: float
     """Seconds spent loading the model (0 where nothing is loaded here)."""
+    family: PromptFamily
+    """The prompt family each item is sent as."""
+    images: str
+    """How each item's images are handled (:meth:`Dataset.images`)."""
 
     @classmethod
     def from_plan(cls, plan: Plan) -> Backend:
@@ -90,7 +96,8 @@ def predict_missing(
 
     Reads every rank's checkpoint (a resume predicts only what is missing), loads the
     model only when something is left, shows rank 0's progress over all ranks (and
-    follows the other ranks to the end), and returns what this rank did.
+    follows the other ranks to the end), records each item's prompt (:func:`shown_prompt`),
+    and returns what this rank did.
     """
     started = time.perf_counter()
     indices = dataset.frame["index"].tolist()
@@ -100,9 +107,14 @@ def predict_missing(
         backend.load()
     progress = Progress(dataset_dir, indices, show_progress and info.is_main, dataset.name)
     try:
-        stats = backend.predict(
-            dataset, todo, ShardStore(dataset_dir, indices, info.rank, progress)
+        store = ShardStore(
+            dataset_dir,
+            indices,
+            info.rank,
+            progress,
+            lambda position: shown_prompt(backend.family, dataset, position, backend.images),
         )
+        stats = backend.predict(dataset, todo, store)
         if info.world_size > 1:  # rank 0's progress follows the other ranks to the end
             distributed.barrier_while(progress.refresh)
     finally:
@@ -112,3 +124,15 @@ def predict_missing(
     stats.predicted, stats.resumed = len(todo), len(positions) - len(todo)
     stats.wall_s = round(time.perf_counter() - started, 3)
     return stats
+
+
+def shown_prompt(
+    family: PromptFamily, dataset: Dataset, position: int, images: str
+) -> tuple[str | None, int | None]:
+    """The item's prompt as ``vlmeval prompts`` prints it, and how many images it sends;
+    (None, None) when its images cannot be found."""
+    try:
+        messages = shown_messages(family, dataset, position, images)
+    except ItemImageError:
+        return None, None
+    return prompt_text(messages), sum(part["type"] == "image" for part in messages)

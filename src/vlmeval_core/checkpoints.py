@@ -1,13 +1,15 @@
 """The checkpoint store: each rank's finished predictions of a dataset, read back on resume.
 
 Each rank appends its finished items to ``<dataset dir>/.shards/rank-<r>.jsonl``
-(:func:`checkpoint_path`), one record ``{"index", "prediction", "error"}`` per
-item, fsync'd per append and never cut by a stop signal (:class:`ShardStore`);
-a torn last line is cut off before the next append (:func:`vlmeval_core.files.append_jsonl`).
-A rerun with the same run name reads every rank's file (:func:`read_checkpoints`)
-and predicts only what is missing, whatever the number of ranks. :class:`Progress`
-is rank 0's view of every rank's file while they work; :class:`ShardStats` what one
-rank did. Both backends (:data:`vlmeval_core.backends.BACKENDS`) write through it.
+(:func:`checkpoint_path`), one record ``{"index", "prediction", "error"}`` and the
+:data:`ITEM_FIELDS` per item, fsync'd per append and never cut by a stop signal
+(:class:`ShardStore`); a torn last line is cut off before the next append
+(:func:`vlmeval_core.files.append_jsonl`). A rerun with the same run name reads every
+rank's file (:func:`read_checkpoints`) and predicts only what is missing, whatever the
+number of ranks; a record written before the :data:`ITEM_FIELDS` existed counts, with
+them null in the results. :class:`Progress` is rank 0's view of every rank's file while
+they work; :class:`ShardStats` what one rank did. Both backends
+(:data:`vlmeval_core.backends.BACKENDS`) write through it.
 """
 
 from __future__ import annotations
@@ -18,9 +20,9 @@ import math
 import os
 import sys
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from contextlib import AbstractContextManager
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -35,6 +37,45 @@ from vlmeval_core.signals import deferred
 log = logging.getLogger(__name__)
 
 SHARDS_DIR = ".shards"
+
+
+@dataclass(frozen=True)
+class ItemFacts:
+    """What a record holds beside its prediction and error, each null where unknown (a
+    record written before they existed, a server that does not say)."""
+
+    prompt: str | None = None
+    """The text sent after the prompt family, as ``vlmeval prompts`` prints it."""
+    image_count: int | None = None
+    """The number of images sent."""
+    generated_tokens: int | None = None
+    """New tokens generated, without the prompt (a server's ``usage.completion_tokens``)."""
+    finish_reason: str | None = None
+    """How generation ended: one of :data:`FINISH_REASONS`."""
+
+
+ITEM_FIELDS = tuple(field.name for field in fields(ItemFacts))
+"""The names of :class:`ItemFacts`, as the checkpoints, predictions.jsonl and the xlsx have them."""
+
+FINISH_REASONS = ("eos", "length", "error")
+"""How an item's generation ended: its end token (a server's ``stop``), ``max_new_tokens``
+reached (``length``), or the item failed."""
+
+
+@dataclass(frozen=True)
+class Answer:
+    """One finished item, as a backend hands it to :meth:`ShardStore.append`."""
+
+    position: int
+    prediction: str
+    error: str | None
+    generated_tokens: int | None
+    finish_reason: str | None
+
+    @classmethod
+    def failed(cls, position: int, error: str) -> Answer:
+        """An item that failed before an answer: no prediction, finish reason ``error``."""
+        return cls(position, "", error, None, "error")
 
 
 def checkpoint_path(dataset_dir: Path, rank: int) -> Path:
@@ -218,28 +259,45 @@ class ShardStats:
     wall_s: float = 0.0
 
 
+PromptOf = Callable[[int], tuple[str | None, int | None]]
+"""The prompt text and image count of the item at a position (None where not known)."""
+
+
 class ShardStore:
     """One rank's checkpoint of one dataset: its finished items appended to :attr:`path`,
     each append shown in :attr:`progress`.
 
-    ``indices`` are the dataset's, by position: a backend appends by position.
+    ``indices`` are the dataset's, by position: a backend appends by position;
+    ``prompt_of`` gives each record its ``prompt`` and ``image_count``.
     """
 
     def __init__(
-        self, dataset_dir: Path, indices: Sequence[int], rank: int, progress: Progress
+        self,
+        dataset_dir: Path,
+        indices: Sequence[int],
+        rank: int,
+        progress: Progress,
+        prompt_of: PromptOf,
     ) -> None:
         self.indices = indices
         self.path = checkpoint_path(dataset_dir, rank)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self.progress = progress
+        self.prompt_of = prompt_of
 
-    def append(self, results: Iterable[tuple[int, str, str | None]]) -> None:
-        """Append (position, prediction, error) of finished items, fsync'd; a stop signal
-        waits until the lines are whole."""
-        records = [
-            {"index": self.indices[p], "prediction": text, "error": error}
-            for p, text, error in results
-        ]
+    def append(self, answers: Iterable[Answer]) -> None:
+        """Append finished items, fsync'd; a stop signal waits until the lines are whole."""
+        records = [self._record(answer) for answer in answers]
         with deferred():
             append_jsonl(self.path, records)
         self.progress.refresh()
+
+    def _record(self, answer: Answer) -> dict[str, Any]:
+        prompt, image_count = self.prompt_of(answer.position)
+        facts = ItemFacts(prompt, image_count, answer.generated_tokens, answer.finish_reason)
+        return {
+            "index": self.indices[answer.position],
+            "prediction": answer.prediction,
+            "error": answer.error,
+            **asdict(facts),
+        }

@@ -14,14 +14,16 @@ from pathlib import Path
 
 import pandas as pd
 
+from vlmeval_core.checkpoints import ITEM_FIELDS
 from vlmeval_core.datasets.tsv import Dataset
 from vlmeval_core.errors import UsageError
 from vlmeval_core.report import DROPPED_COLUMNS, write_dataset_results
 from vlmeval_core.scoring import score_dataset
 from vlmeval_core.scoring.common import ScoreResult, as_text
 
-CARRIED = ("error",)
-"""Prediction columns kept besides the prediction (a vlmeval item's failure)."""
+CARRIED = ("error", *ITEM_FIELDS)
+"""Prediction columns kept besides the prediction: a vlmeval item's failure, and its prompt,
+image count, generated tokens and finish reason."""
 
 
 def evaluate_dataset(
@@ -42,7 +44,7 @@ def evaluate_dataset(
 def join_predictions(
     dataset: Dataset, predictions: pd.DataFrame, origin: str | Path
 ) -> pd.DataFrame:
-    """The dataset's rows (no images) with each item's ``prediction`` (and ``error``).
+    """The dataset's rows (no images) with each item's ``prediction`` (and :data:`CARRIED`).
 
     Items are matched by ``index``; a dataset whose index is text (HallusionBench,
     kept as ``source_index``) also matches a VLMEvalKit file keyed by that text.

@@ -19,7 +19,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
-from vlmeval_core.checkpoints import ShardStats, ShardStore
+from vlmeval_core.checkpoints import Answer, ShardStats, ShardStore
 from vlmeval_core.datasets.tsv import Dataset, ItemImageError
 from vlmeval_core.distributed import RankInfo
 from vlmeval_core.errors import RuntimeFailure
@@ -198,9 +198,9 @@ class BatchRunner:
         dataset, if any."""
         return self.model.encode(items, **self.encode_options)
 
-    def run(self, batch: Prepared) -> list[tuple[int, str, str | None]]:
-        """(position, prediction, error) for every item of ``batch``."""
-        results = [(p, "", error) for p, error in batch.failed]
+    def run(self, batch: Prepared) -> list[Answer]:
+        """The answer to every item of ``batch``."""
+        results = [Answer.failed(p, error) for p, error in batch.failed]
         if batch.items:
             results += self._generate(batch.positions, batch.items, batch)
         return results
@@ -210,7 +210,7 @@ class BatchRunner:
         positions: list[int],
         items: list[list[Message]],
         prepared: Prepared | None = None,
-    ) -> list[tuple[int, str, str | None]]:
+    ) -> list[Answer]:
         """Answers for ``items``; ``prepared`` hands over inputs encoded ahead of time."""
         if len(items) > self.limit:
             return self._split(positions, items)
@@ -228,7 +228,7 @@ class BatchRunner:
         if generation is None:
             _release_cuda_memory()
             if len(items) == 1 and on_host:
-                return [(positions[0], "", f"out of memory even alone: {out_of_memory}")]
+                return [Answer.failed(positions[0], f"out of memory even alone: {out_of_memory}")]
             if len(items) == 1:
                 raise RuntimeFailure(
                     f"out of memory even for a batch of one item ({out_of_memory}); lower "
@@ -240,11 +240,18 @@ class BatchRunner:
         self.stats.prompt_tokens += generation.prompt_tokens
         self.stats.generated_tokens += generation.generated_tokens
         self.stats.batch_size = min(self.stats.batch_size, self.limit)
-        return [(p, text, None) for p, text in zip(positions, generation.texts, strict=True)]
+        return [
+            Answer(p, text, None, tokens, finish)
+            for p, text, tokens, finish in zip(
+                positions,
+                generation.texts,
+                generation.tokens,
+                generation.finish_reasons,
+                strict=True,
+            )
+        ]
 
-    def _split(
-        self, positions: list[int], items: list[list[Message]]
-    ) -> list[tuple[int, str, str | None]]:
+    def _split(self, positions: list[int], items: list[list[Message]]) -> list[Answer]:
         results = []
         step = max(1, min(self.limit, (len(items) + 1) // 2))
         for start in range(0, len(items), step):
@@ -335,8 +342,8 @@ class Transformers:
                 if number + 1 < len(chunks):
                     upcoming = prefetcher.submit(runner.prepare, dataset, chunks[number + 1])
                 results = runner.run(prepared)
-                store.append(sorted(results))
-                runner.stats.errors += sum(1 for _, _, error in results if error)
+                store.append(sorted(results, key=lambda answer: answer.position))
+                runner.stats.errors += sum(1 for answer in results if answer.error)
         return runner.stats
 
     def width(self, stats: ShardStats) -> str:

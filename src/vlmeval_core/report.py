@@ -3,7 +3,8 @@
 Layout (README.md, "Results"; docs/architecture.md, "Files a run writes")::
 
     <run_dir>/summary.json  summary.md  manifest.json
-    <run_dir>/<dataset>/predictions.jsonl      one line per item, sorted by index
+    <run_dir>/<dataset>/predictions.jsonl      one line per item, sorted by index, with its
+                                               prompt and how generation ended (ITEM_FIELDS)
     <run_dir>/<dataset>/scores.json            ScoreResult.scores
     <run_dir>/<dataset>/<stem>.xlsx            the item table (VLMEvalKit's prediction file,
                                                its ``index`` the TSV's own)
@@ -47,6 +48,7 @@ import pandas as pd
 from openpyxl import Workbook
 from openpyxl.cell import WriteOnlyCell
 
+from vlmeval_core.checkpoints import ITEM_FIELDS
 from vlmeval_core.files import write_atomic, write_atomic_with, write_json
 from vlmeval_core.run_plan import slug
 from vlmeval_core.scoring.common import ScoreResult, as_text, is_missing
@@ -62,6 +64,9 @@ ITEM_EXTRA_COLUMNS = ("source_index", "image_path", "score", "circular_hit")
 (its resampling unit), partial credit, circular outcome."""
 
 SCORED_COLUMNS = ("prediction", "parsed", "correct", "error")
+COUNT_FIELDS = ("image_count", "generated_tokens")
+"""The :data:`ITEM_FIELDS` that are counts: whole numbers in both files, whatever pandas made
+of them (a float beside a null, the text of a read xlsx)."""
 DROPPED_COLUMNS = ("image",)
 """Dataset columns that never reach scoring or a result file: base64 images (VLMEvalKit's
 prediction file drops them too). :mod:`vlmeval_core.evaluate` joins the items without them."""
@@ -96,7 +101,7 @@ def write_dataset_results(
     items = result.items
     if len(items):
         items = items.sort_values("index", kind="mergesort")
-    items = items.reset_index(drop=True)
+    items = _with_item_facts(items.reset_index(drop=True))
 
     lines = "".join(json.dumps(record, ensure_ascii=False) + "\n" for record in _records(items))
     write_atomic(out / "predictions.jsonl", lines)
@@ -126,6 +131,27 @@ def write_dataset_results(
     write_json(out / "scores.json", _plain(result.scores))
 
 
+def _with_item_facts(items: pd.DataFrame) -> pd.DataFrame:
+    """``items`` with every :data:`ITEM_FIELDS` column (null where the predictions had none),
+    the counts whole numbers."""
+    facts = {}
+    for field in ITEM_FIELDS:
+        values = items[field] if field in items.columns else [None] * len(items)
+        clean = _count if field in COUNT_FIELDS else _text_or_none
+        facts[field] = pd.Series([clean(v) for v in values], index=items.index, dtype=object)
+    return items.assign(**facts)
+
+
+def _count(value: Any) -> int | None:
+    """A whole number of a cell (``3``, ``3.0``, ``"3"``); None for anything else."""
+    text = as_text(value).strip()
+    return int(text) if text.isdigit() else None
+
+
+def _text_or_none(value: Any) -> str | None:
+    return None if is_missing(value) else as_text(value)
+
+
 def _records(items: pd.DataFrame) -> list[dict[str, Any]]:
     groups = [c for c in (*ITEM_GROUP_COLUMNS, *ITEM_EXTRA_COLUMNS) if c in items.columns]
     has_error = "error" in items.columns
@@ -139,6 +165,7 @@ def _records(items: pd.DataFrame) -> list[dict[str, Any]]:
             "parsed": _plain(row["parsed"]),
             "correct": bool(row["correct"]),
             "error": error if error.strip() else None,
+            **{field: row[field] for field in ITEM_FIELDS},
         }
         for column in groups:
             record[column] = _plain(row[column])
@@ -147,7 +174,8 @@ def _records(items: pd.DataFrame) -> list[dict[str, Any]]:
 
 
 def _item_sheet(items: pd.DataFrame) -> pd.DataFrame:
-    """Dataset columns (no images), then prediction, parsed, correct (and error).
+    """Dataset columns (no images), then prediction, parsed, correct (and error), then the
+    :data:`ITEM_FIELDS`.
 
     ``index`` is the file's own, as VLMEvalKit writes it: a text index
     (HallusionBench, kept as ``source_index`` while ``index`` numbers the rows
@@ -155,8 +183,8 @@ def _item_sheet(items: pd.DataFrame) -> pd.DataFrame:
     """
     if "source_index" in items.columns:
         items = items.assign(index=items["source_index"]).drop(columns=["source_index"])
-    front = [c for c in items.columns if c not in SCORED_COLUMNS and c not in DROPPED_COLUMNS]
-    back = [c for c in SCORED_COLUMNS if c in items.columns]
+    back = [c for c in SCORED_COLUMNS if c in items.columns] + list(ITEM_FIELDS)
+    front = [c for c in items.columns if c not in back and c not in DROPPED_COLUMNS]
     sheet = items[front + back].copy()
     for column in sheet.columns:
         if sheet[column].dtype == bool:

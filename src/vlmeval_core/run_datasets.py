@@ -68,7 +68,7 @@ def merge_and_score(plan: Plan, dataset: Dataset, dataset_dir: Path) -> dict[str
     An item without a prediction once every rank finished is a RuntimeFailure: a rerun
     resumes and predicts it.
     """
-    from vlmeval_core.evaluate import evaluate_dataset
+    from vlmeval_core.evaluate import CARRIED, evaluate_dataset
 
     indices = dataset.frame["index"].tolist()
     done = read_checkpoints(dataset_dir, indices, warn=False)  # warned at start
@@ -82,7 +82,7 @@ def merge_and_score(plan: Plan, dataset: Dataset, dataset_dir: Path) -> dict[str
         {
             "index": indices,
             "prediction": [done[i].get("prediction", "") for i in indices],
-            "error": [done[i].get("error") for i in indices],
+            **{column: [done[i].get(column) for i in indices] for column in CARRIED},
         }
     )
     origin = dataset_dir / SHARDS_DIR

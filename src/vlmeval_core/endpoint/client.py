@@ -5,7 +5,8 @@ The message is the in-process backend's (the prompt family's messages, as
 text, the same images in the same order, the same system prompt) written in
 OpenAI's format, each image as a base64 PNG data URL. Decoding is greedy (temperature 0),
 ``max_tokens`` is the plan's ``max_new_tokens``, and the plan's extra fields are
-added to every request.
+added to every request. An answer is its text with the server's ``usage.completion_tokens``
+and ``finish_reason`` (:class:`Completion`).
 
 Bounds. Every request runs on one event loop in one thread of the client's
 (httpx's async client), whatever the concurrency: an attempt is cancelled when
@@ -191,8 +192,26 @@ def _first_line(text: str, limit: int = 300) -> str:
     return line if len(line) <= limit else line[:limit] + "…"
 
 
-def answer_text(reply: Reply) -> str:
-    """The text of a chat completion, stripped; ItemFailed when it has none."""
+SERVER_FINISH_REASONS = {"stop": "eos", "length": "length"}
+"""A server's ``finish_reason`` as a checkpoint records it
+(:data:`vlmeval_core.checkpoints.FINISH_REASONS`); any other (none given, ``content_filter``)
+is recorded as null."""
+
+
+@dataclass(frozen=True)
+class Completion:
+    """A chat completion's text, stripped, and what the server said of its generation."""
+
+    text: str
+    completion_tokens: int | None
+    """``usage.completion_tokens``; None when the server gives none."""
+    finish_reason: str | None
+    """``choices[0].finish_reason`` mapped by :data:`SERVER_FINISH_REASONS`; None for another."""
+
+
+def completion_of(reply: Reply) -> Completion:
+    """The text of a chat completion, its tokens and finish reason; ItemFailed when it has no
+    text."""
     try:
         answer = reply.json()
     except ValueError:
@@ -213,7 +232,14 @@ def answer_text(reply: Reply) -> str:
         )
     if not isinstance(content, str):
         raise ItemFailed(f"the server's answer content is not text: {_first_line(repr(content))}")
-    return content.strip()
+    usage = answer.get("usage")
+    tokens = usage.get("completion_tokens") if isinstance(usage, dict) else None
+    reason = choice.get("finish_reason")
+    return Completion(
+        content.strip(),
+        tokens if type(tokens) is int and tokens >= 0 else None,
+        SERVER_FINISH_REASONS.get(reason) if isinstance(reason, str) else None,
+    )
 
 
 class _Loop:
@@ -260,7 +286,9 @@ class EndpointClient:
     ) -> str:
         """The model's greedy answer to one item's ``messages`` (VLMEvalKit's format, images
         as PIL images), stripped; ItemFailed when it has none."""
-        return self._loop.run(self.answer_async(lambda: messages, system_prompt, max_new_tokens))
+        return self._loop.run(
+            self.answer_async(lambda: messages, system_prompt, max_new_tokens)
+        ).text
 
     def submit(self, coroutine: Coroutine[Any, Any, _T]) -> Future[_T]:
         """Run ``coroutine`` (e.g. one of :meth:`answer_async`) on the client's loop."""
@@ -271,9 +299,9 @@ class EndpointClient:
         messages: Callable[[], Sequence[Message]],
         system_prompt: str | None,
         max_new_tokens: int,
-    ) -> str:
-        """:meth:`answer`, on the client's loop; ``messages()`` builds the item's messages
-        (reading its images) in a worker thread of the loop, not on the loop itself."""
+    ) -> Completion:
+        """:meth:`answer`'s completion, on the client's loop; ``messages()`` builds the item's
+        messages (reading its images) in a worker thread of the loop, not on the loop itself."""
 
         def request_body() -> dict[str, Any]:
             return {
@@ -286,7 +314,7 @@ class EndpointClient:
 
         body = await asyncio.to_thread(request_body)
         reply = await self._send("POST", "chat/completions", body, run_level=True)
-        return answer_text(reply)
+        return completion_of(reply)
 
     def close(self) -> None:
         self._loop.run(self._http.aclose())

@@ -17,7 +17,7 @@ from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, Future, wait
 from typing import TYPE_CHECKING, Any
 
-from vlmeval_core.checkpoints import ShardStats, ShardStore
+from vlmeval_core.checkpoints import Answer, ShardStats, ShardStore
 from vlmeval_core.datasets.tsv import Dataset, ItemImageError
 from vlmeval_core.endpoint.client import EndpointClient, ItemFailed
 from vlmeval_core.prompt_families import DEFAULT_FAMILY, FAMILIES, PromptFamily, item_messages
@@ -33,20 +33,23 @@ async def answer_item(
     max_new_tokens: int,
     family: PromptFamily,
     images: str,
-) -> tuple[str, str | None]:
-    """(prediction, error) of one item, sent as ``family`` builds it with its images handled
-    as ``images`` says; an unreadable image or a refused request fails the item."""
+) -> Answer:
+    """The answer to one item, sent as ``family`` builds it with its images handled as
+    ``images`` says; an unreadable image or a refused request fails the item."""
     try:
-        return await client.answer_async(
+        completion = await client.answer_async(
             lambda: item_messages(family, dataset, position, dataset.images(position, images)),
             family.system_prompt,
             max_new_tokens,
-        ), None
+        )
     except ItemImageError as exc:
-        return "", str(exc)
+        return Answer.failed(position, str(exc))
     except ItemFailed as exc:
         index = dataset.frame["index"].iloc[position]
-        return "", f"{dataset.path.name}: index {index}: {exc}"
+        return Answer.failed(position, f"{dataset.path.name}: index {index}: {exc}")
+    return Answer(
+        position, completion.text, None, completion.completion_tokens, completion.finish_reason
+    )
 
 
 class Endpoint:
@@ -102,7 +105,7 @@ class Endpoint:
     def predict(self, dataset: Dataset, positions: list[int], store: ShardStore) -> ShardStats:
         """Answer ``positions``, appending each answer to ``store`` as it arrives."""
         stats = ShardStats(batch_size=self.concurrency)
-        in_flight: dict[Future[tuple[str, str | None]], int] = {}
+        in_flight: set[Future[Answer]] = set()
         waiting = iter(positions)
 
         def fill() -> None:
@@ -110,17 +113,17 @@ class Endpoint:
                 item = answer_item(
                     self._client, dataset, position, self.max_new_tokens, self.family, self.images
                 )
-                in_flight[self._client.submit(item)] = position
+                in_flight.add(self._client.submit(item))
 
         try:
             fill()
             while in_flight:
                 finished, _ = wait(in_flight, return_when=FIRST_COMPLETED)
                 for future in finished:
-                    position = in_flight.pop(future)
-                    text, error = future.result()
-                    store.append([(position, text, error)])
-                    stats.errors += error is not None
+                    in_flight.remove(future)
+                    answer = future.result()
+                    store.append([answer])
+                    stats.errors += answer.error is not None
                 fill()
         finally:
             for future in in_flight:

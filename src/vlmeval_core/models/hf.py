@@ -51,7 +51,30 @@ class Generation:
 
     texts: list[str]
     prompt_tokens: int
-    generated_tokens: int
+    tokens: list[int]
+    """Each answer's new tokens, its end token included (:func:`row_ends`)."""
+    finish_reasons: list[str]
+    """Each answer's ``"eos"`` or ``"length"`` (:func:`row_ends`)."""
+
+    @property
+    def generated_tokens(self) -> int:
+        return sum(self.tokens)
+
+
+def row_ends(new_tokens: torch.Tensor, end_ids: Sequence[int]) -> tuple[list[int], list[str]]:
+    """For each row of a batch's new tokens (a row that ended early is padded after its
+    end): the tokens up to and including its first end token and ``"eos"``, or, without
+    one, every token and ``"length"`` (``max_new_tokens`` reached)."""
+    ended = torch.isin(new_tokens, torch.tensor(list(end_ids), dtype=new_tokens.dtype))
+    has_end = ended.any(dim=1)
+    counts = torch.where(has_end, ended.int().argmax(dim=1) + 1, new_tokens.shape[1])
+    return counts.tolist(), ["eos" if end else "length" for end in has_end.tolist()]
+
+
+def end_token_ids(generation_config: Any) -> list[int]:
+    """The tokens ``generate`` stops a row at: the generation config's ``eos_token_id``."""
+    ids = generation_config.eos_token_id
+    return [] if ids is None else [ids] if isinstance(ids, int) else list(ids)
 
 
 CONTEXT_FALLBACK_TOKENS = 131072
@@ -127,6 +150,7 @@ class VisionLanguageModel:
         self.pad_token_id = tokenizer.pad_token_id
         if self.pad_token_id is None:
             self.pad_token_id = tokenizer.eos_token_id
+        self.end_token_ids = end_token_ids(model.generation_config)
 
     def encode(
         self, batch: Sequence[Sequence[Message]], processor: Mapping[str, Any] | None = None
@@ -181,12 +205,14 @@ class VisionLanguageModel:
             pad_token_id=self.pad_token_id,
             **extra,
         )
-        new_tokens = output[:, inputs["input_ids"].shape[1] :]
+        new_tokens = output[:, inputs["input_ids"].shape[1] :].cpu()
         texts = self.processor.batch_decode(new_tokens, skip_special_tokens=True)
+        tokens, finish_reasons = row_ends(new_tokens, self.end_token_ids)
         return Generation(
             texts=[t.strip() for t in texts],
             prompt_tokens=int(inputs["attention_mask"].sum()),
-            generated_tokens=int((new_tokens != self.pad_token_id).sum()),
+            tokens=tokens,
+            finish_reasons=finish_reasons,
         )
 
     def generate(self, batch: Sequence[Sequence[Message]], max_new_tokens: int) -> list[str]:

@@ -1,5 +1,5 @@
-"""The ``vlmeval`` click CLI: ``eval``, ``score``, ``report``, ``prompts``, ``gpus``, ``list``,
-``doctor``, ``fetch``.
+"""The ``vlmeval`` click CLI: ``eval``, ``score``, ``compare``, ``report``, ``prompts``, ``gpus``,
+``list``, ``doctor``, ``fetch``.
 
 Every flag of ``eval`` is declared once, as a field of
 :class:`vlmeval_launcher.eval_flags.EvalRequest`, and its click option is made

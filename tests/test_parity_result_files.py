@@ -8,6 +8,7 @@ xlsx that ``vlmeval score`` wrote and rates it (``Hallusion_rating`` splits the 
 
 from __future__ import annotations
 
+import json
 import random
 import subprocess
 import sys
@@ -19,6 +20,7 @@ import pytest
 
 import parity_inputs as gen
 from test_parity_metrics import assert_same_table
+from vlmeval_core.checkpoints import ITEM_FIELDS
 from vlmevalkit_reference import reference
 
 pytestmark = pytest.mark.parity
@@ -64,3 +66,55 @@ def test_vlmevalkits_evaluate_reads_our_xlsx_to_our_scores(
     )
     ours = pd.read_csv(out / f"SomeVLM_{dataset}_score.csv")
     assert_same_table(ours, theirs["table"], keyed)
+
+
+@pytest.mark.parametrize(
+    ("dataset", "make", "keyed"),
+    [
+        ("HallusionBench", lambda rng: unique_index(gen.hallusion_rows(rng, 400)), True),
+        ("POPE", lambda rng: gen.pope_rows(rng, 300), True),
+    ],
+)
+def test_vlmevalkits_evaluate_scores_our_xlsx_with_the_item_fields_as_without_them(
+    tmp_path: Path, dataset: str, make: Callable[[random.Random], list[dict]], keyed: bool
+) -> None:
+    """The prompt, image count, generated tokens and finish reason after the scored columns
+    (a prompt with newlines, a leading ``=``, an option letter) change nothing VLMEvalKit reads."""
+    rng = random.Random(f"fields-{dataset}")
+    frame = pd.DataFrame(make(rng)).assign(image_path="x.png")
+    tsv = tmp_path / f"{dataset}.tsv"
+    frame.drop(columns=["prediction"]).to_csv(tsv, sep="\t", index=False)
+    predictions = tmp_path / "SomeVLM" / "r" / dataset / "predictions.jsonl"
+    predictions.parent.mkdir(parents=True)
+    lines = [
+        {
+            "index": row["index"],
+            "prediction": row["prediction"],
+            "prompt": f"[image: x.png]\n=Is it {row['index']}?\nAnswer: Yes or No. A",
+            "image_count": 1,
+            "generated_tokens": rng.randint(1, 8),
+            "finish_reason": rng.choice(["eos", "length", "error"]),
+        }
+        for row in frame.to_dict("records")
+    ]
+    predictions.write_text("".join(json.dumps(line) + "\n" for line in lines))
+
+    done = subprocess.run(
+        [str(Path(sys.executable).parent / "vlmeval"), "score", str(predictions),
+         "-d", str(tsv), "-o", str(tmp_path / "out"), "--data-dir", str(tmp_path)],
+        capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    (ours_xlsx,) = (tmp_path / "out" / dataset).glob("*.xlsx")
+    sheet = pd.read_excel(ours_xlsx)
+    assert list(sheet.columns[-len(ITEM_FIELDS) :]) == list(ITEM_FIELDS)
+    assert sheet["prompt"].tolist() == [line["prompt"] for line in lines]
+    without = tmp_path / "without" / ours_xlsx.name
+    without.parent.mkdir()
+    sheet.drop(columns=list(ITEM_FIELDS)).to_excel(without, index=False)
+
+    theirs = reference("evaluate_yorn", {"dataset": dataset, "path": str(ours_xlsx)})
+    theirs_without = reference("evaluate_yorn", {"dataset": dataset, "path": str(without)})
+    (ours_table,) = (tmp_path / "out" / dataset).glob("*_score.csv")
+    for table in (theirs["table"], theirs_without["table"]):  # rows in VLMEvalKit's set order
+        assert_same_table(pd.read_csv(ours_table), table, keyed)

@@ -28,6 +28,7 @@ from vlmeval_core.errors import VlmevalError
 from vlmeval_core.oserror import explain
 from vlmeval_launcher import __version__
 from vlmeval_launcher.eval_flags import ENV_PREFIX, EvalRequest, eval_flags
+from vlmeval_launcher.slurm import REFUSED, SCRIPT_SETTINGS, SlurmRequest
 
 PROG = "vlmeval"
 
@@ -267,6 +268,53 @@ def eval_command(**flags: Any) -> None:
     except VlmevalError as exc:
         lifecycle.conclude(exc.exit_code, handed)  # no supervisor will end this attempt
         raise
+
+
+SLURM_EPILOG = """\b
+Examples:
+  vlmeval slurm --shards 8 --image 'registry#vlmeval:0.1.0' -o /shared/outputs \\
+      --data-dir /shared/data -m Qwen2-VL-7B-Instruct -d MMBench_DEV_EN --run-name mmb > mmb.sbatch
+  vlmeval slurm --nodes 2 --runtime apptainer --image /shared/vlmeval.sif -o /shared/outputs \\
+      --data-dir /shared/data -m Qwen2-VL-7B-Instruct -d MMStar --run-name mms > mms.sbatch
+  vlmeval slurm --shards 2 --runtime venv --gpus-per-node 0 -m tiny-vlm -d ShapesMCQ --device cpu
+\b
+Prints the script; submit it as it is (sbatch mmb.sbatch). --output and --data-dir
+must be shared volumes every node mounts at the same path. The other flags are
+vlmeval eval's, passed on; without --run-name the script gets the time now.
+"""
+
+
+def slurm_options(command: Any) -> Any:
+    """vlmeval slurm's own flags, the volumes, then the eval flags a shard or node passes on."""
+    run_flags = [f for f in eval_flags() if f not in SCRIPT_SETTINGS + REFUSED]
+    for field in reversed(run_flags):
+        command = request_option(field)(command)
+    command = request_option("data_dir", help="Datasets, on a volume every node mounts.")(command)
+    command = request_option("output", help="Results, on a volume every node mounts.")(command)
+    for field in reversed(eval_flags(SlurmRequest)):
+        command = request_option(field, SlurmRequest)(command)
+    return command
+
+
+@main.command("slurm", epilog=SLURM_EPILOG)
+@slurm_options
+def slurm_command(**flags: Any) -> None:
+    """Print the sbatch script of a run: a job array of shards, or one job of several nodes."""
+    from vlmeval_core.run_names import check_run_name
+    from vlmeval_launcher.launch import absolute_path, default_run_name
+    from vlmeval_launcher.slurm import render, run_flag_args
+
+    ctx = click.get_current_context()
+    request = SlurmRequest(**{field: flags.pop(field) for field in eval_flags(SlurmRequest)})
+    output, data_dir = absolute_path(flags.pop("output")), absolute_path(flags.pop("data_dir"))
+    given = {
+        field: value
+        for field, value in flags.items()
+        if ctx.get_parameter_source(field) is not click.core.ParameterSource.DEFAULT
+    }
+    given.setdefault("run_name", default_run_name())
+    check_run_name(given["run_name"])
+    click.echo(render(request, run_flag_args(given), output, data_dir, Path(sys.prefix)), nl=False)
 
 
 SCORE_EPILOG = """\b

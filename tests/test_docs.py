@@ -8,8 +8,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 DOCS = ROOT / "docs"
 PACKAGES = [ROOT / "src" / "vlmeval_core", ROOT / "entrypoint" / "vlmeval_launcher"]
-# A repository path in backticks: `src/…`, `tests/…`, `docker/…`, and so on.
-PATH = re.compile(r"`((?:src|entrypoint|tests|docker|scripts|benchmarks|\.ci)/[^`\s*<]+)`")
+# A repository path in backticks: `src/…`, `tests/…`, `docker/…`, `deploy/…`, and so on.
+PATH = re.compile(r"`((?:src|entrypoint|tests|docker|deploy|scripts|benchmarks|\.ci)/[^`\s*<]+)`")
 
 
 def test_every_path_the_docs_name_exists():

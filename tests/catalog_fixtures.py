@@ -406,7 +406,7 @@ def score_through_worker(
     """Write ``frame`` as ``name``'s TSV, load it as a run would, put ``predictions``
     (by the file's index) in a rank checkpoint, and score it with the worker's merge step.
     Returns scores.json and the dataset's result directory."""
-    from vlmeval_core.run_datasets import merge_and_score
+    from vlmeval_core.merge import merge_and_score
 
     path = tmp_path / "data" / DATASETS[name].file_name
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -15,7 +15,7 @@ from vlmeval_core import evaluate
 from vlmeval_core.datasets import shapes
 from vlmeval_core.datasets.tsv import load_tsv
 from vlmeval_core.errors import RuntimeFailure, UsageError
-from vlmeval_core.run_datasets import merge_and_score
+from vlmeval_core.merge import merge_and_score
 from vlmeval_launcher import score
 
 ANSWERS = ["A", "B", "C", "A", "Z", "D"]

@@ -30,12 +30,12 @@ from vlmeval_core.datasets.tsv import load_tsv
 from vlmeval_core.distributed import RankInfo
 from vlmeval_core.endpoint.client import Completion, Reply, completion_of
 from vlmeval_core.inference import Transformers
+from vlmeval_core.merge import merge_and_score
 from vlmeval_core.models.hf import VisionLanguageModel, row_ends
 from vlmeval_core.models.record import ModelSpec
 from vlmeval_core.models.registry import TINY_VLM_DIR
 from vlmeval_core.prompt_families import DEFAULT_FAMILY, FAMILIES
 from vlmeval_core.report import result_stem
-from vlmeval_core.run_datasets import merge_and_score
 
 VLMEVAL = str(Path(sys.executable).parent / "vlmeval")
 ONE_RANK = RankInfo(0, 1, 0, 1)

@@ -361,7 +361,7 @@ def test_dry_run_on_one_cpu_node(workspace):
     assert (plan["model"]["batch_size"], plan["model"]["max_new_tokens"]) == (32, 8)
     assert plan["datasets"] == [{"name": "ShapesMCQ", "path": None, "kind": "mcq"}]
     assert plan["output_dir"] == str(workspace / "out")
-    assert node == {"data_dir": str(workspace / "data"), "gpus": []}
+    assert node == {"data_dir": str(workspace / "data"), "gpus": [], "shard": 0}
     assert (plan["run_name"], plan["limit"], plan["seed"]) == ("r1", 40, 0)
     assert not run_dir.exists(), "a dry run writes no plan"
 

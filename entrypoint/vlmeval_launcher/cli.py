@@ -1,5 +1,5 @@
-"""The ``vlmeval`` click CLI: ``eval``, ``score``, ``compare``, ``report``, ``prompts``, ``gpus``,
-``list``, ``doctor``, ``fetch``.
+"""The ``vlmeval`` click CLI: ``eval``, ``score``, ``compare``, ``report``, ``merge``, ``status``,
+``slurm``, ``prompts``, ``gpus``, ``list``, ``doctor``, ``fetch``.
 
 Every flag of ``eval`` is declared once, as a field of
 :class:`vlmeval_launcher.eval_flags.EvalRequest`, and its click option is made
@@ -248,8 +248,9 @@ def eval_command(**flags: Any) -> None:
     how = f"{ranks} per node on {where}"
     if plan.endpoint is not None:
         how = f"{plan.endpoint.concurrency} requests in flight to {plan.endpoint.base_url}"
+    share = f"shard {launch.node.shard}/{plan.shards} of " if plan.shards > 1 else ""
     click.echo(
-        f"{PROG}: {'resuming' if claim.resuming else 'starting'} {plan.model.name} on "
+        f"{PROG}: {'resuming' if claim.resuming else 'starting'} {share}{plan.model.name} on "
         f"{', '.join(d.name for d in plan.datasets)}: {how}; results in {plan.run_dir}",
         err=True,
     )
@@ -386,6 +387,65 @@ def compare_command(runs: tuple[Path, ...], as_json: bool) -> None:
         click.echo(json.dumps(document, indent=2))
     else:
         click.echo(compare_markdown(document), nl=False)
+
+
+MERGE_EPILOG = """\b
+Example:
+  vlmeval merge outputs/Qwen2-VL-7B-Instruct/mmb-sharded --data-dir /data
+\b
+The shard that finishes last merges by itself; this does it by hand (after a
+shard's job was lost, or to score on another machine). Every shard must be
+done: otherwise exit 2 naming the shards each dataset waits for.
+"""
+
+
+@main.command("merge", epilog=MERGE_EPILOG)
+@click.argument("run_dir", metavar="RUN_DIR", type=click.Path(path_type=Path))
+@request_option("data_dir")
+def merge_command(run_dir: Path, data_dir: str) -> None:
+    """Merge and score a sharded run once all its shards are done; print its summary."""
+    from vlmeval_core.merge import merge_run
+    from vlmeval_core.run_summary import print_summary
+    from vlmeval_launcher.launch import absolute_path
+
+    merge_run(run_dir, absolute_path(data_dir))
+    print_summary(run_dir)
+
+
+STATUS_EPILOG = """\b
+Example:
+  vlmeval status outputs/Qwen2-VL-7B-Instruct/mmb-sharded
+\b
+Reads the run directory only (plan.json, checkpoints, attempts): no lock is
+taken, nothing starts, no cluster is needed. An unsharded run is shard 0 of 1.
+"""
+
+
+@main.command("status", epilog=STATUS_EPILOG)
+@click.argument("run_dir", metavar="RUN_DIR", type=click.Path(path_type=Path))
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON list for scripts.")
+def status_command(run_dir: Path, as_json: bool) -> None:
+    """Per shard and dataset: items done, remaining and failed, and the shard's attempts."""
+    from vlmeval_core.run_status import run_status
+
+    rows = run_status(run_dir)
+    if as_json:
+        click.echo(json.dumps([row.to_dict() for row in rows], indent=2))
+        return
+    header = ["SHARD", "DATASET", "DONE", "REMAINING", "FAILED", "ATTEMPTS", "LAST ATTEMPT"]
+    cells = [
+        [
+            str(row.shard),
+            row.dataset,
+            str(row.done),
+            "not started" if row.remaining is None else str(row.remaining),
+            str(row.failed),
+            str(row.attempts),
+            row.last_attempt,
+        ]
+        for row in rows
+    ]
+    _table(header, cells)
 
 
 PROMPTS_EPILOG = """\b

@@ -145,6 +145,12 @@ class EvalRequest:
         metavar="HOST:PORT",
         help="Rendezvous address for multi-node runs, the same on every node.",
     )
+    shard: str | None = flag(
+        None,
+        metavar="I/N",
+        help="Evaluate only shard I of N (0 <= I < N), with every GPU here, as a job of its "
+        "own; all shards share --run-name, and the last to finish scores the run.",
+    )
     max_restarts: int = flag(
         0, help="Times every rank of this node is started again after a failure."
     )

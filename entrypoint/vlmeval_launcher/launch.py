@@ -30,6 +30,7 @@ from vlmeval_core.node import NodeSettings
 from vlmeval_core.prompt_families import FAMILIES
 from vlmeval_core.run_names import check_dataset_names, check_run_name
 from vlmeval_core.run_plan import DTYPES, EndpointSpec, ModelSpec, Plan, slug
+from vlmeval_core.shards import parse_shard
 from vlmeval_launcher import auto_device
 from vlmeval_launcher import gpus as gpu_discovery
 from vlmeval_launcher.eval_flags import DEVICE_CHOICES, EvalRequest, default_of
@@ -87,13 +88,14 @@ def resolve_launch(
     if request.api_base is not None:
         _check_endpoint_flags(request)
     nnodes, node_rank, endpoint = _check_nodes(request)
+    shard, shards = _check_shard(request)
     run_name = request.run_name if request.run_name is not None else default_run_name()
     check_run_name(run_name)
     if request.dtype is not None and request.dtype not in DTYPES:
         raise UsageError(f"--dtype {request.dtype!r}: choose one of {', '.join(DTYPES)}")
 
     if request.api_base is not None:
-        return _endpoint_launch(request, run_name)
+        return _endpoint_launch(request, run_name, shard, shards)
     resolved = apply_flags(resolve_model(request.model), request)
     datasets = _resolve_datasets(request.data, resolved.name)
 
@@ -112,11 +114,38 @@ def resolve_launch(
         run_name=run_name,
         limit=request.limit,
         seed=request.seed,
+        shards=shards,
     )
     # The ranks validate what they read with this schema; a launcher plan must pass it too.
     Plan.from_dict(plan.to_dict(), origin="launcher plan")
-    node = NodeSettings(str(data_dir), tuple(g.to_dict() for g in gpus))
-    return Launch(plan, node, nproc, nnodes, node_rank, endpoint, request.max_restarts)
+    node = NodeSettings(str(data_dir), tuple(g.to_dict() for g in gpus), shard)
+    # a shard takes the node slot of its number: its own lock and attempts
+    slot = shard if shards > 1 else node_rank
+    return Launch(plan, node, nproc, nnodes, slot, endpoint, request.max_restarts)
+
+
+def _check_shard(request: EvalRequest) -> tuple[int, int]:
+    """``--shard I/N`` as (I, N), (0, 1) without it; a shard is one node's job of its own
+    with a name all shards share."""
+    if request.shard is None:
+        return 0, 1
+    shard, shards = parse_shard(request.shard)
+    if request.nnodes != 1:
+        raise UsageError(
+            f"--shard {request.shard} is a job of one node: leave --nnodes out (each shard "
+            "uses every GPU of its node; more shards spread a run over more nodes)"
+        )
+    if request.run_name is None:
+        raise UsageError(
+            f"--shard {request.shard} needs --run-name NAME, the same for every shard, so "
+            "that all of them write to one run"
+        )
+    if request.restart:
+        raise UsageError(
+            f"--restart moves the run directory aside, and the {shards} shards share it: "
+            "give the run a new --run-name instead"
+        )
+    return shard, shards
 
 
 _NOT_FOR_ENDPOINTS = {
@@ -140,7 +169,7 @@ def _check_endpoint_flags(request: EvalRequest) -> None:
     )
 
 
-def _endpoint_launch(request: EvalRequest, run_name: str) -> Launch:
+def _endpoint_launch(request: EvalRequest, run_name: str, shard: int, shards: int) -> Launch:
     """One process, no GPU: the server at ``--api-base`` answers for model ``-m``."""
     endpoint = EndpointSpec(
         base_url=options.base_url(request.api_base or ""),
@@ -171,9 +200,10 @@ def _endpoint_launch(request: EvalRequest, run_name: str) -> Launch:
         limit=request.limit,
         seed=request.seed,
         endpoint=endpoint,
+        shards=shards,
     )
     Plan.from_dict(plan.to_dict(), origin="launcher plan")
-    return Launch(plan, NodeSettings(str(data_dir), ()), nproc=1)
+    return Launch(plan, NodeSettings(str(data_dir), (), shard), nproc=1, node_rank=shard)
 
 
 _REQUEST_FIELDS = frozenset(field.name for field in dataclasses.fields(EvalRequest))

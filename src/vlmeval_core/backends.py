@@ -22,6 +22,7 @@ from vlmeval_core.checkpoints import Progress, ShardStats, ShardStore, read_chec
 from vlmeval_core.datasets.tsv import ItemImageError
 from vlmeval_core.distributed import RankInfo
 from vlmeval_core.prompt_families import PromptFamily, prompt_text, shown_messages
+from vlmeval_core.shards import positions_of
 
 if TYPE_CHECKING:
     from vlmeval_core.datasets.tsv import Dataset
@@ -91,13 +92,17 @@ def predict_missing(
     positions: Sequence[int],
     info: RankInfo,
     show_progress: bool = True,
+    *,
+    shard: int = 0,
+    shards: int = 1,
 ) -> ShardStats:
     """Predict this rank's unfinished ``positions`` of ``dataset`` through ``backend``.
 
     Reads every rank's checkpoint (a resume predicts only what is missing), loads the
     model only when something is left, shows rank 0's progress over all ranks (and
     follows the other ranks to the end), records each item's prompt (:func:`shown_prompt`),
-    and returns what this rank did.
+    and returns what this rank did. ``shard`` of ``shards``: the share of the dataset this
+    launch predicts (``--shard``), which the progress counts and the checkpoint names.
     """
     started = time.perf_counter()
     indices = dataset.frame["index"].tolist()
@@ -105,7 +110,8 @@ def predict_missing(
     todo = [p for p in positions if indices[p] not in done]
     if todo:
         backend.load()
-    progress = Progress(dataset_dir, indices, show_progress and info.is_main, dataset.name)
+    mine = [indices[p] for p in positions_of(len(indices), shard, shards)]  # the shard's items
+    progress = Progress(dataset_dir, mine, show_progress and info.is_main, dataset.name)
     try:
         store = ShardStore(
             dataset_dir,
@@ -113,6 +119,7 @@ def predict_missing(
             info.rank,
             progress,
             lambda position: shown_prompt(backend.family, dataset, position, backend.images),
+            shard if shards > 1 else None,
         )
         stats = backend.predict(dataset, todo, store)
         if info.world_size > 1:  # rank 0's progress follows the other ranks to the end

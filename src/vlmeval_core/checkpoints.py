@@ -1,15 +1,15 @@
 """The checkpoint store: each rank's finished predictions of a dataset, read back on resume.
 
-Each rank appends its finished items to ``<dataset dir>/.shards/rank-<r>.jsonl``
-(:func:`checkpoint_path`), one record ``{"index", "prediction", "error"}`` and the
-:data:`ITEM_FIELDS` per item, fsync'd per append and never cut by a stop signal
-(:class:`ShardStore`); a torn last line is cut off before the next append
-(:func:`vlmeval_core.files.append_jsonl`). A rerun with the same run name reads every
-rank's file (:func:`read_checkpoints`) and predicts only what is missing, whatever the
-number of ranks; a record written before the :data:`ITEM_FIELDS` existed counts, with
-them null in the results. :class:`Progress` is rank 0's view of every rank's file while
-they work; :class:`ShardStats` what one rank did. Both backends
-(:data:`vlmeval_core.backends.BACKENDS`) write through it.
+Each rank appends its finished items to ``<dataset dir>/.shards/rank-<r>.jsonl`` (a
+shard's ranks to ``shard-<I>.rank-<r>.jsonl``: :func:`checkpoint_path`), one record
+``{"index", "prediction", "error"}`` and the :data:`ITEM_FIELDS` per item, fsync'd per
+append and never cut by a stop signal (:class:`ShardStore`); a torn last line is cut
+off before the next append (:func:`vlmeval_core.files.append_jsonl`). A rerun with the
+same run name reads every rank's file (:func:`read_checkpoints`) and predicts only what
+is missing, whatever the number of ranks; a record written before the
+:data:`ITEM_FIELDS` existed counts, with them null in the results. :class:`Progress` is
+rank 0's view of every rank's file while they work; :class:`ShardStats` what one rank
+did. Both backends (:data:`vlmeval_core.backends.BACKENDS`) write through it.
 """
 
 from __future__ import annotations
@@ -78,9 +78,15 @@ class Answer:
         return cls(position, "", error, None, "error")
 
 
-def checkpoint_path(dataset_dir: Path, rank: int) -> Path:
-    """Rank ``rank``'s checkpoint of the dataset whose result directory is ``dataset_dir``."""
-    return dataset_dir / SHARDS_DIR / f"rank-{rank}.jsonl"
+CHECKPOINT_GLOB = "*rank-*.jsonl"
+"""Every checkpoint file of a dataset: ``rank-<r>.jsonl``, or a shard's ``shard-<I>.rank-<r>``."""
+
+
+def checkpoint_path(dataset_dir: Path, rank: int, shard: int | None = None) -> Path:
+    """Rank ``rank``'s checkpoint of the dataset whose result directory is ``dataset_dir``
+    (of shard ``shard`` of a sharded run, whose ranks number from 0 in each shard)."""
+    name = f"rank-{rank}.jsonl" if shard is None else f"shard-{shard}.rank-{rank}.jsonl"
+    return dataset_dir / SHARDS_DIR / name
 
 
 def read_checkpoints(
@@ -97,7 +103,7 @@ def read_checkpoints(
     wanted = {int(i) for i in indices}
     done: dict[int, dict[str, Any]] = {}
     found_in: dict[int, Path] = {}
-    for path in sorted((dataset_dir / SHARDS_DIR).glob("rank-*.jsonl")):
+    for path in sorted((dataset_dir / SHARDS_DIR).glob(CHECKPOINT_GLOB)):
         skipped = 0
         for record in read_jsonl(path):
             if not _is_record_of(record, wanted):
@@ -230,7 +236,7 @@ class Progress:
         self._shown, self._shown_at = done, time.monotonic()
 
     def _scan(self) -> None:
-        for path in sorted((self._dir / SHARDS_DIR).glob("rank-*.jsonl")):
+        for path in sorted((self._dir / SHARDS_DIR).glob(CHECKPOINT_GLOB)):
             offset = self._offsets.get(path, 0)
             with os.fdopen(open_regular(path, os.O_RDONLY), "rb") as handle:
                 handle.seek(offset)
@@ -268,7 +274,8 @@ class ShardStore:
     each append shown in :attr:`progress`.
 
     ``indices`` are the dataset's, by position: a backend appends by position;
-    ``prompt_of`` gives each record its ``prompt`` and ``image_count``.
+    ``prompt_of`` gives each record its ``prompt`` and ``image_count``; ``shard``: the
+    shard of a sharded run the rank belongs to (:func:`checkpoint_path`).
     """
 
     def __init__(
@@ -278,9 +285,10 @@ class ShardStore:
         rank: int,
         progress: Progress,
         prompt_of: PromptOf,
+        shard: int | None = None,
     ) -> None:
         self.indices = indices
-        self.path = checkpoint_path(dataset_dir, rank)
+        self.path = checkpoint_path(dataset_dir, rank, shard)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self.progress = progress
         self.prompt_of = prompt_of

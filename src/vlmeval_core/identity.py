@@ -77,9 +77,15 @@ class RunIdentity:
     datasets: dict[str, DatasetIdentity]
     device: str
     seed: int
+    shards: int = 1
+    """The run's number of shards: another N would give some items to no shard or two."""
 
     def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
+        """As identity.json holds it; an unsharded run's has no ``shards`` (as before them)."""
+        raw = dataclasses.asdict(self)
+        if raw["shards"] == 1:
+            del raw["shards"]
+        return raw
 
 
 def run_identity(plan: Plan) -> RunIdentity:
@@ -90,6 +96,7 @@ def run_identity(plan: Plan) -> RunIdentity:
         datasets={ref.name: dataset_identity(ref) for ref in plan.datasets},
         device=plan.device,
         seed=plan.seed,
+        shards=plan.shards,
     )
 
 

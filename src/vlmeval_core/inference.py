@@ -30,15 +30,17 @@ from vlmeval_core.prompt_families import (
     PromptFamily,
     item_messages,
 )
+from vlmeval_core.shards import positions_of
 
 if TYPE_CHECKING:
     from vlmeval_core.models.hf import Generation
     from vlmeval_core.run_plan import Plan
 
 
-def shard_positions(n_items: int, info: RankInfo) -> list[int]:
-    """The dataset positions this rank predicts: every ``world_size``-th, from ``rank``."""
-    return list(range(info.rank, n_items, info.world_size))
+def shard_positions(n_items: int, info: RankInfo, shard: int = 0, shards: int = 1) -> list[int]:
+    """The dataset positions this rank predicts: every ``world_size``-th, from ``rank``, of
+    its shard's positions (:func:`vlmeval_core.shards.positions_of`; all without shards)."""
+    return list(positions_of(n_items, shard, shards)[info.rank :: info.world_size])
 
 
 def batches(items: Sequence[int], size: int) -> Iterable[list[int]]:

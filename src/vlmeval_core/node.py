@@ -1,4 +1,4 @@
-"""What one node hands its own ranks: its data dir and its GPU inventory.
+"""What one node hands its own ranks: its data dir, its GPU inventory and its shard.
 
 These differ between the nodes of a run, so they never go into the shared
 ``plan.json`` on the output volume. The launcher of each node puts them into
@@ -39,14 +39,17 @@ class GpuRecord(TypedDict):
 
 @dataclass(frozen=True, config=STRICT)
 class NodeSettings:
-    """This node's data dir (absolute) and its usable GPUs, in CUDA order."""
+    """This node's data dir (absolute), its usable GPUs, in CUDA order, and the shard of
+    the plan's ``shards`` this launch evaluates (0 of 1 unless ``--shard``)."""
 
     data_dir: NonEmpty
     gpus: tuple[GpuRecord, ...] = ()
+    shard: Annotated[int, Field(ge=0)] = 0
 
     def to_env(self) -> dict[str, str]:
         """The variable that carries these settings from the launcher to the ranks."""
-        return {ENV_VARIABLE: json.dumps({"data_dir": self.data_dir, "gpus": list(self.gpus)})}
+        settings = {"data_dir": self.data_dir, "gpus": list(self.gpus), "shard": self.shard}
+        return {ENV_VARIABLE: json.dumps(settings)}
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> NodeSettings:

@@ -22,19 +22,17 @@ import time
 from pathlib import Path
 from typing import Any
 
-import pandas as pd
-
 from vlmeval_core import distributed, failure, signals
 from vlmeval_core.backends import load_backend, predict_missing
-from vlmeval_core.checkpoints import SHARDS_DIR, read_checkpoints
-from vlmeval_core.datasets.on_disk import dataset_path, ensure_on_disk
-from vlmeval_core.datasets.tsv import Dataset, load_tsv
-from vlmeval_core.errors import RuntimeFailure
+from vlmeval_core.datasets.on_disk import ensure_on_disk
+from vlmeval_core.datasets.tsv import Dataset
 from vlmeval_core.files import remove_leftover_temps
 from vlmeval_core.inference import shard_positions
+from vlmeval_core.merge import merge_and_score, merge_ready, open_dataset, waiting_text
 from vlmeval_core.node import NodeSettings
 from vlmeval_core.report_page import report_wanted
 from vlmeval_core.run_plan import Plan, load_plan
+from vlmeval_core.shards import merge_lock, write_items
 
 
 def log(info: distributed.RankInfo, message: str) -> None:
@@ -50,62 +48,33 @@ def load_dataset(plan: Plan, node: NodeSettings, info: distributed.RankInfo, ind
     One preparer per node, not per run: nodes need not share a data volume. Where
     they do, both write the same bytes through a temp file and a rename.
     """
-    ref = plan.datasets[index]
-    data_dir, run_dir = Path(node.data_dir), plan.run_dir
     if info.local_rank == 0:
-        ensure_on_disk(ref, data_dir, run_dir, plan.seed)
+        ensure_on_disk(plan.datasets[index], Path(node.data_dir), plan.run_dir, plan.seed)
     distributed.barrier()
-    path = dataset_path(ref, data_dir, run_dir, plan.seed)
-    dataset = load_tsv(path, ref.name, ref.kind, warn=info.is_main)  # one warning per run
-    if plan.limit is not None:
-        dataset.frame = dataset.frame.iloc[: plan.limit].reset_index(drop=True)
-    return dataset
-
-
-def merge_and_score(plan: Plan, dataset: Dataset, dataset_dir: Path) -> dict[str, Any]:
-    """Rank 0: every rank's predictions, from their checkpoints, evaluated; the scores.
-
-    An item without a prediction once every rank finished is a RuntimeFailure: a rerun
-    resumes and predicts it.
-    """
-    from vlmeval_core.evaluate import CARRIED, evaluate_dataset
-
-    indices = dataset.frame["index"].tolist()
-    done = read_checkpoints(dataset_dir, indices, warn=False)  # warned at start
-    missing = [i for i in indices if i not in done]
-    if missing:
-        raise RuntimeFailure(
-            f"{dataset.name}: {len(missing)} item(s) have no prediction after "
-            f"every rank finished (first index {missing[0]}); rerun to resume"
-        )
-    predictions = pd.DataFrame(
-        {
-            "index": indices,
-            "prediction": [done[i].get("prediction", "") for i in indices],
-            **{column: [done[i].get(column) for i in indices] for column in CARRIED},
-        }
-    )
-    origin = dataset_dir / SHARDS_DIR
-    return evaluate_dataset(dataset, predictions, plan.run_dir, plan.model.name, origin).scores
+    return open_dataset(plan, node.data_dir, index, warn=info.is_main)  # one warning per run
 
 
 def run(plan: Plan, node: NodeSettings, info: distributed.RankInfo) -> None:
-    from vlmeval_core.manifest import build_manifest
-    from vlmeval_core.report import write_manifest, write_summary
-
+    """Every dataset of the plan, predicted by this launch's ranks (its shard of the items
+    with ``--shard``), merged and scored, then the run's files (:func:`write_results`)."""
     started = time.perf_counter()
     if info.is_main:
         remove_leftover_temps(plan.run_dir)
     backend = load_backend(plan)
+    sharded = plan.shards > 1
     scores: dict[str, dict[str, Any]] = {}
     data_info: dict[str, dict[str, Any]] = {}
     wall: dict[str, float] = {}
-    for i, ref in enumerate(plan.datasets):
+    for i in range(len(plan.datasets)):
         t0 = time.perf_counter()
         dataset = load_dataset(plan, node, info, i)
         dataset_dir = plan.run_dir / dataset.name
-        positions = shard_positions(len(dataset), info)
-        stats = predict_missing(backend, dataset, dataset_dir, positions, info)
+        if sharded and info.is_main:
+            write_items(dataset_dir, dataset.frame["index"].tolist())
+        positions = shard_positions(len(dataset), info, node.shard, plan.shards)
+        stats = predict_missing(
+            backend, dataset, dataset_dir, positions, info, shard=node.shard, shards=plan.shards
+        )
         log(
             info,
             f"{dataset.name}: predicted {stats.predicted}, resumed {stats.resumed}, "
@@ -113,7 +82,6 @@ def run(plan: Plan, node: NodeSettings, info: distributed.RankInfo) -> None:
         )
         distributed.barrier()
         if info.is_main:
-            scores[dataset.name] = merge_and_score(plan, dataset, dataset_dir)
             data_info[dataset.name] = {
                 "path": str(dataset.path),
                 "md5": dataset.md5,
@@ -121,28 +89,63 @@ def run(plan: Plan, node: NodeSettings, info: distributed.RankInfo) -> None:
                 "n": len(dataset),
                 "batch_size_used_rank0": stats.batch_size,
             }
-            wall[dataset.name] = round(time.perf_counter() - t0, 3)
-            log(
-                info,
-                f"{ref.name}: {scores[dataset.name]['metric']} "
-                f"{scores[dataset.name]['overall']:.4f} on {len(dataset)} items",
-            )
+            if not sharded:
+                scores[dataset.name] = merge_and_score(plan, dataset, dataset_dir)
+                wall[dataset.name] = round(time.perf_counter() - t0, 3)
+                log(info, _scored_line(dataset.name, scores[dataset.name], len(dataset)))
         distributed.barrier()
-    if info.is_main:
-        write_summary(plan.run_dir, plan.model.name, plan.run_name, scores)
-        wall["model_load"] = backend.load_s
-        wall["total"] = round(time.perf_counter() - started, 3)
-        write_manifest(
-            plan.run_dir,
-            build_manifest(
-                plan, node, info.world_size, backend.commit, data_info, wall, backend.server_models
-            ),
-        )
-        log(info, f"results in {plan.run_dir}")
-        if report_wanted():
-            from vlmeval_core.report_page.page import write_report
+    if not info.is_main:
+        return
+    if sharded:  # the shard that finds every item predicted scores the run
+        with merge_lock(plan.run_dir):
+            waiting = merge_ready(plan, node.data_dir, scores)
+            if waiting:
+                log(
+                    info,
+                    f"shard {node.shard}/{plan.shards} done; the run is scored when the "
+                    f"others are ({waiting_text(waiting, plan.shards)}), or by hand with "
+                    f"vlmeval merge {plan.run_dir}",
+                )
+                return
+            for name, found in scores.items():
+                log(info, _scored_line(name, found, found["n"]))
+            write_results(plan, node, info, backend, scores, data_info, wall, started)
+        return
+    write_results(plan, node, info, backend, scores, data_info, wall, started)
 
-            log(info, f"report in {write_report([plan.run_dir])}")
+
+def write_results(
+    plan: Plan,
+    node: NodeSettings,
+    info: distributed.RankInfo,
+    backend: Any,
+    scores: dict[str, dict[str, Any]],
+    data_info: dict[str, dict[str, Any]],
+    wall: dict[str, float],
+    started: float,
+) -> None:
+    """Rank 0, every dataset scored: the summary, the manifest, and the report if asked."""
+    from vlmeval_core.manifest import build_manifest
+    from vlmeval_core.report import write_manifest, write_summary
+
+    write_summary(plan.run_dir, plan.model.name, plan.run_name, scores)
+    wall["model_load"] = backend.load_s
+    wall["total"] = round(time.perf_counter() - started, 3)
+    write_manifest(
+        plan.run_dir,
+        build_manifest(
+            plan, node, info.world_size, backend.commit, data_info, wall, backend.server_models
+        ),
+    )
+    log(info, f"results in {plan.run_dir}")
+    if report_wanted():
+        from vlmeval_core.report_page.page import write_report
+
+        log(info, f"report in {write_report([plan.run_dir])}")
+
+
+def _scored_line(name: str, scores: dict[str, Any], n: int) -> str:
+    return f"{name}: {scores['metric']} {scores['overall']:.4f} on {n} items"
 
 
 def main(argv: list[str] | None = None) -> int:

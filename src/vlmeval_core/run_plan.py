@@ -46,6 +46,7 @@ from vlmeval_core.files import write_json
 from vlmeval_core.models.record import ModelSpec
 from vlmeval_core.run_names import SAFE_NAME_PATTERN
 from vlmeval_core.schema import DTYPES, STRICT, NonEmpty, Positive
+from vlmeval_core.shards import SHARDS_LIMIT
 
 __all__ = ["DTYPES", "ModelSpec", "Plan", "load_plan", "slug"]
 SCHEMA_VERSION = 1
@@ -88,6 +89,8 @@ class Plan:
     limit: Positive | None = None
     seed: int = DEFAULT_SEED
     endpoint: EndpointSpec | None = None
+    shards: Annotated[int, Field(ge=1, le=SHARDS_LIMIT)] = 1
+    """Independent jobs the run is split into (``--shard I/N``; :mod:`vlmeval_core.shards`)."""
     schema: Literal[1] = SCHEMA_VERSION
 
     def __post_init__(self) -> None:
@@ -138,6 +141,22 @@ def load_plan(path: str | Path) -> Plan:
         raise UsageError(f"{path}: not a readable JSON plan ({exc})") from None
     with schema_errors(str(path)):
         return _ADAPTER.validate_json(text)
+
+
+def load_run_plan(run_dir: Path) -> Plan:
+    """The plan of the run directory ``run_dir``; a directory without one, or whose plan puts
+    the run elsewhere (a moved directory), is a UsageError."""
+    if not (run_dir / "plan.json").is_file():
+        raise UsageError(
+            f"{run_dir}: not a run directory (no plan.json); give <output>/<model>/<run-name>"
+        )
+    plan = load_plan(run_dir / "plan.json")
+    if plan.run_dir.resolve() != run_dir.resolve():
+        raise UsageError(
+            f"{run_dir}/plan.json puts the run at {plan.run_dir}: use the run there (its "
+            "checkpoints and results are found by that path)"
+        )
+    return plan
 
 
 @contextmanager

@@ -2,7 +2,8 @@
 
 A run is a run directory of ``vlmeval eval`` or an output directory of ``vlmeval score``:
 ``<dataset>/scores.json`` and ``<dataset>/predictions.jsonl`` per dataset (a run
-directory also ``identity.json`` and ``summary.json``). The first run is the baseline;
+directory also ``identity.json`` and ``summary.json``), read by
+:mod:`vlmeval_core.results_dir`. The first run is the baseline;
 each other run is compared with it, per dataset both have:
 
 * each run's figures (``overall``, then each group's) as its scores.json reports them,
@@ -37,7 +38,8 @@ from scipy.stats import binomtest
 
 from vlmeval_core.datasets.registry import DATASETS
 from vlmeval_core.errors import UsageError
-from vlmeval_core.identity import load_identity
+from vlmeval_core.report import PREDICTIONS_FILE, SCORES_FILE
+from vlmeval_core.results_dir import ResultsDir, read_results
 from vlmeval_core.scoring import TABLE, points_out_of
 from vlmeval_core.scoring.common import as_text
 from vlmeval_core.scoring.intervals import (
@@ -50,9 +52,6 @@ from vlmeval_core.scoring.intervals import (
 from vlmeval_core.scoring.metric import Metric
 from vlmeval_core.scoring.weighted import GROUP_FIGURES, Hits
 
-SCORES = "scores.json"
-PREDICTIONS = "predictions.jsonl"
-SUMMARY = "summary.json"
 MCNEMAR = "McNemar exact"
 BOOTSTRAP = "paired bootstrap"
 PAIR_KEYS = ("source_index", "index")
@@ -61,46 +60,26 @@ PAIR_KEYS = ("source_index", "index")
 
 @dataclass(frozen=True)
 class RunResults:
-    """One run to compare: where it is, its label, its identity (None: a score directory),
-    ``model / run`` from its summary.json (None without one) and its datasets' directories."""
+    """One run to compare: its label and its results directory."""
 
-    path: Path
     label: str
-    identity: dict[str, Any] | None
-    title: str | None
-    datasets: dict[str, Path]
-
-
-def load_run(path: Path, label: str) -> RunResults:
-    """The run at ``path``; a path that is neither a run nor a score directory is a UsageError."""
-    if not path.is_dir():
-        raise UsageError(f"{path}: no such directory (a run directory or a vlmeval score output)")
-    found = {d.name: d for d in sorted(path.iterdir()) if (d / SCORES).is_file()}
-    if not found:
-        raise UsageError(
-            f"{path}: not a run directory or a vlmeval score output (no <dataset>/{SCORES} in it)"
-        )
-    summary = _json(path / SUMMARY) if (path / SUMMARY).is_file() else None
-    if summary is not None:  # the run's own order
-        order = [name for name in summary.get("datasets", {}) if name in found]
-        found = {name: found[name] for name in [*order, *sorted(set(found) - set(order))]}
-    title = f"{summary.get('model')} / {summary.get('run')}" if summary is not None else None
-    return RunResults(path, label, load_identity(path), title, found)
+    results: ResultsDir
 
 
 def compare_runs(paths: Sequence[Path]) -> dict[str, Any]:
     """The comparison of each run in ``paths`` with the first, as a JSON document."""
     if len(paths) < 2:
         raise UsageError("compare needs at least two runs (the first is the baseline)")
-    runs = [load_run(Path(p), _label(i)) for i, p in enumerate(paths)]
+    runs = [RunResults(_label(i), read_results(Path(p))) for i, p in enumerate(paths)]
     baseline, others = runs[0], runs[1:]
     warnings: list[str] = []
     comparisons = []
     for run in others:
-        shared = [name for name in baseline.datasets if name in run.datasets]
+        shared = [name for name in baseline.results.datasets if name in run.results.datasets]
         if not shared:
             raise UsageError(
-                f"{run.path} has no dataset in common with the baseline {baseline.path}"
+                f"{run.results.path} has no dataset in common with the baseline "
+                f"{baseline.results.path}"
             )
         warnings += identity_warnings(baseline, run, shared)
         for name in shared:
@@ -109,23 +88,23 @@ def compare_runs(paths: Sequence[Path]) -> dict[str, Any]:
                 warnings.append(compared)
             else:
                 comparisons.append(compared)
-    every = list(dict.fromkeys(name for run in runs for name in run.datasets))
+    every = list(dict.fromkeys(name for run in runs for name in run.results.datasets))
     return {
         "baseline": baseline.label,
         "runs": [
             {
                 "label": run.label,
-                "path": str(run.path),
-                "run": run.title,
-                "identity": run.identity is not None,
+                "path": str(run.results.path),
+                "run": run.results.title,
+                "identity": run.results.identity is not None,
             }
             for run in runs
         ],
         "warnings": warnings,
         "not_in_every_run": {
-            name: [run.label for run in runs if name in run.datasets]
+            name: [run.label for run in runs if name in run.results.datasets]
             for name in every
-            if not all(name in run.datasets for run in runs)
+            if not all(name in run.results.datasets for run in runs)
         },
         "interval": {"method": PAIRED_METHOD, "confidence": CONFIDENCE, "resamples": RESAMPLES},
         "comparisons": comparisons,
@@ -135,18 +114,18 @@ def compare_runs(paths: Sequence[Path]) -> dict[str, Any]:
 def identity_warnings(baseline: RunResults, run: RunResults, shared: Sequence[str]) -> list[str]:
     """One line per data field of a shared dataset on which the two identities disagree, or
     one line saying a run has no identity to check."""
-    missing = [r for r in (baseline, run) if r.identity is None]
+    missing = [r for r in (baseline, run) if r.results.identity is None]
     if missing:
         return [
-            f"{r.label} ({r.path}) has no identity.json (a score directory): whether its "
+            f"{r.label} ({r.results.path}) has no identity.json (a score directory): whether its "
             f"datasets are the same data as {(run if r is baseline else baseline).label}'s "
             "could not be checked"
             for r in missing
         ]
     lines = []
     for name in shared:
-        ours = (baseline.identity or {}).get("datasets", {}).get(name) or {}
-        theirs = (run.identity or {}).get("datasets", {}).get(name) or {}
+        ours = (baseline.results.identity or {}).get("datasets", {}).get(name) or {}
+        theirs = (run.results.identity or {}).get("datasets", {}).get(name) or {}
         for field in sorted(ours.keys() | theirs.keys()):
             if ours.get(field) != theirs.get(field):
                 lines.append(
@@ -159,24 +138,22 @@ def identity_warnings(baseline: RunResults, run: RunResults, shared: Sequence[st
 def compare_dataset(name: str, baseline: RunResults, run: RunResults) -> dict[str, Any] | str:
     """``run`` against ``baseline`` on dataset ``name``; a warning line when they cannot be
     compared (different metrics)."""
-    scores = [_json(r.datasets[name] / SCORES) for r in (baseline, run)]
+    scores = [r.results.scores(name) for r in (baseline, run)]
     metric_name = scores[0].get("metric")
     if scores[1].get("metric") != metric_name:
         return (
             f"{name}: not compared: {baseline.label} is scored by {metric_name}, "
             f"{run.label} by {scores[1].get('metric')}"
         )
-    metric = _metric_named(str(metric_name), baseline.datasets[name] / SCORES)
-    items, other, counts = paired_items(
-        _items(baseline.datasets[name] / PREDICTIONS), _items(run.datasets[name] / PREDICTIONS)
-    )
+    metric = _metric_named(str(metric_name), baseline.results.datasets[name] / SCORES_FILE)
+    items, other, counts = paired_items(_items(baseline.results, name), _items(run.results, name))
     options = {**metric.options, **_registered_options(name)}
     try:
         differences = paired_difference(metric, other, items, options)
         hits = _hits_pair(metric, items, other, options)
     except KeyError as exc:
         lacking = [
-            str(r.datasets[name] / PREDICTIONS)
+            str(r.results.datasets[name] / PREDICTIONS_FILE)
             for r, frame in ((baseline, items), (run, other))
             if exc.args[0] not in frame.columns
         ]
@@ -370,27 +347,11 @@ def _at(tree: Any, path: Sequence[str]) -> Any:
     return tree
 
 
-def _items(path: Path) -> pd.DataFrame:
-    if not path.is_file():
-        raise UsageError(f"{path}: no such file (the dataset's items)")
-    with path.open(encoding="utf-8") as handle:
-        try:
-            items = pd.DataFrame.from_records([json.loads(line) for line in handle if line.strip()])
-        except json.JSONDecodeError as exc:
-            raise UsageError(f"{path}: not JSON lines ({exc})") from None
+def _items(results: ResultsDir, name: str) -> pd.DataFrame:
+    items = pd.DataFrame.from_records(results.predictions(name))
     if "index" not in items.columns:
-        raise UsageError(f"{path}: no item has an index")
+        raise UsageError(f"{results.datasets[name] / PREDICTIONS_FILE}: no item has an index")
     return items
-
-
-def _json(path: Path) -> dict[str, Any]:
-    try:
-        loaded = json.loads(path.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as exc:
-        raise UsageError(f"{path}: not JSON ({exc})") from None
-    if not isinstance(loaded, dict):
-        raise UsageError(f"{path}: not a JSON object")
-    return loaded
 
 
 def _label(position: int) -> str:

@@ -56,6 +56,11 @@ from vlmeval_core.summary_page import summary_markdown
 
 log = logging.getLogger(__name__)
 
+SCORES_FILE = "scores.json"
+PREDICTIONS_FILE = "predictions.jsonl"
+SUMMARY_FILE = "summary.json"
+MANIFEST_FILE = "manifest.json"
+
 ITEM_GROUP_COLUMNS = ("category", "l2-category", "split")
 """Columns copied into predictions.jsonl when the dataset has them."""
 
@@ -104,7 +109,7 @@ def write_dataset_results(
     items = _with_item_facts(items.reset_index(drop=True))
 
     lines = "".join(json.dumps(record, ensure_ascii=False) + "\n" for record in _records(items))
-    write_atomic(out / "predictions.jsonl", lines)
+    write_atomic(out / PREDICTIONS_FILE, lines)
 
     xlsx = out / f"{stem}.xlsx"
     if len(items) < XLSX_MAX_ROWS:
@@ -128,7 +133,7 @@ def write_dataset_results(
         )
     else:
         write_json(out / f"{stem}{result.table_suffix}.json", _plain(table))
-    write_json(out / "scores.json", _plain(result.scores))
+    write_json(out / SCORES_FILE, _plain(result.scores))
 
 
 def _with_item_facts(items: pd.DataFrame) -> pd.DataFrame:
@@ -271,7 +276,7 @@ def write_summary(
         for name, scores in scores_by_dataset.items()
     }
     summary = {"model": model_name, "run": run_name, "datasets": datasets}
-    write_json(Path(run_dir) / "summary.json", summary)
+    write_json(Path(run_dir) / SUMMARY_FILE, summary)
     page = summary_markdown(summary, _plain(scores_by_dataset))
     write_atomic(Path(run_dir) / "summary.md", page)
 
@@ -359,4 +364,4 @@ def _scrub(value: Any, secrets: set[str]) -> Any:
 
 def write_manifest(run_dir: Path, manifest: dict) -> None:
     """Write manifest.json, without secret-named keys or secret values (:func:`scrub_secrets`)."""
-    write_json(Path(run_dir) / "manifest.json", scrub_secrets(manifest))
+    write_json(Path(run_dir) / MANIFEST_FILE, scrub_secrets(manifest))

@@ -1,29 +1,20 @@
 """What a report is drawn from: the result files of a run directory or a score directory.
 
-A run directory (``vlmeval eval``'s ``<output>/<model>/<run-name>/``) has
-``summary.json``, which lists its datasets in order, and per dataset
-``<dataset>/scores.json`` and ``predictions.jsonl``; its ``manifest.json`` says where
-each dataset's TSV was and its md5 (for the thumbnails). A score directory
-(``vlmeval score``'s ``<output>/``) has only the ``<dataset>/`` folders. Intervals
-(``overall_ci``, ``by_category_ci``, …) and per-item ``prompt`` are read when present;
-anything else that is missing or unreadable is a UsageError naming the path.
+Read by :mod:`vlmeval_core.results_dir` (whose UsageErrors name the path): per dataset its
+scores, its items and, from a run's ``manifest.json``, where its TSV was and its md5 (for
+the thumbnails). Intervals (``overall_ci``, ``by_category_ci``, …) and per-item ``prompt``
+are read when present.
 """
 
 from __future__ import annotations
 
-import json
 import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from vlmeval_core.errors import UsageError
+from vlmeval_core.results_dir import ResultsDir, read_results
 from vlmeval_core.scoring import points_out_of
-
-SUMMARY = "summary.json"
-MANIFEST = "manifest.json"
-SCORES = "scores.json"
-PREDICTIONS = "predictions.jsonl"
 
 GROUPINGS = {"by_category": "category", "by_l2_category": "l2-category", "by_split": "split"}
 """Each per-group score of scores.json, with the predictions.jsonl field naming an item's group."""
@@ -101,66 +92,24 @@ def read_runs(directories: list[Path]) -> list[RunResult]:
 
 
 def read_run(directory: Path) -> RunResult:
-    """A run directory (with summary.json) or a score directory (``<dataset>/scores.json``)."""
-    if not directory.is_dir():
-        raise UsageError(f"{directory}: not a directory; give a run directory of vlmeval eval")
-    summary_path = directory / SUMMARY
-    if summary_path.is_file():
-        summary = _json(summary_path)
-        names = list(summary.get("datasets") or {})
-        label = f"{summary.get('model')} / {summary.get('run')}"
-        manifest_path = directory / MANIFEST
-        data = _json(manifest_path).get("datasets", {}) if manifest_path.is_file() else {}
-    else:
-        names = sorted(p.parent.name for p in directory.glob(f"*/{SCORES}"))
-        label, data = directory.name, {}
-        if not names:
-            raise UsageError(
-                f"{directory}: not a run directory (no {SUMMARY}) nor a score directory "
-                f"(no <dataset>/{SCORES})"
-            )
-    if not names:
-        raise UsageError(f"{summary_path}: the run has no datasets")
-    datasets = {name: _dataset(directory / name, data.get(name) or {}) for name in names}
-    return RunResult(label, directory, datasets)
+    """A run directory or a score directory, labelled ``model / run`` (a score directory by
+    its name)."""
+    results = read_results(directory)
+    datasets = {name: _dataset(results, name) for name in results.datasets}
+    return RunResult(results.title or directory.name, directory, datasets)
 
 
-def _dataset(folder: Path, recorded: dict[str, Any]) -> DatasetResult:
-    scores = _json(folder / SCORES)
+def _dataset(results: ResultsDir, name: str) -> DatasetResult:
+    recorded = results.recorded.get(name) or {}
     path = recorded.get("path")
     return DatasetResult(
-        folder.name,
-        scores,
-        _jsonl(folder / PREDICTIONS),
+        name,
+        results.scores(name),
+        results.predictions(name),
         recorded.get("kind"),
         Path(path) if path else None,
         recorded.get("md5"),
     )
-
-
-def _json(path: Path) -> dict[str, Any]:
-    try:
-        value = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise UsageError(f"{path}: missing; the run did not finish writing its results") from None
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise UsageError(f"{path}: not readable JSON ({exc})") from None
-    if not isinstance(value, dict):
-        raise UsageError(f"{path}: not a JSON object")
-    return value
-
-
-def _jsonl(path: Path) -> list[dict[str, Any]]:
-    try:
-        lines = path.read_text(encoding="utf-8").splitlines()
-        items = [json.loads(line) for line in lines if line.strip()]
-    except FileNotFoundError:
-        raise UsageError(f"{path}: missing; the run did not finish writing its results") from None
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise UsageError(f"{path}: not readable JSON lines ({exc})") from None
-    if not all(isinstance(item, dict) for item in items):
-        raise UsageError(f"{path}: a line is not a JSON object")
-    return items
 
 
 def _number(value: Any) -> float | None:

@@ -66,7 +66,7 @@ test-slow: install
 PARITY_VENV ?= .parity-venv
 PARITY_REFERENCE := nvidia-vlmeval==26.3
 PARITY_DEPS := pandas numpy pillow requests tqdm matplotlib tabulate huggingface_hub sty \
-	validators rich portalocker openpyxl 'xlsxwriter<=3.2.3'
+	validators rich portalocker openpyxl 'xlsxwriter<=3.2.3' decord==0.6.0
 
 $(PARITY_VENV)/.installed:
 	$(PYTHON) -m venv $(PARITY_VENV)

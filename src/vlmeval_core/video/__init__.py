@@ -1,0 +1,1 @@
+"""Video benchmarks: VLMEvalKit's frame sampling (sampling.py) and decoding (decode.py)."""

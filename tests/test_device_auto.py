@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 import fake_nvml
-from builders import build_tiny_llava
+from tiny_models import build_llava
 from vlmeval_launcher.gpus import in_container, no_gpu_message
 
 VLMEVAL = str(Path(sys.executable).parent / "vlmeval")
@@ -55,7 +55,7 @@ def test_auto_refuses_a_hub_model_without_a_gpu(tmp_path):
 
 
 def test_auto_takes_a_small_local_model_directory_to_the_cpu(tmp_path):
-    model = build_tiny_llava(tmp_path / "tiny-llava")
+    model = build_llava(tmp_path / "tiny-llava")
     done = vlmeval(tmp_path, "-m", str(model), "-d", "ShapesMCQ", "--dry-run")
 
     assert done.returncode == 0, done.stderr

@@ -6,8 +6,8 @@ import os
 
 import pytest
 
-from builders import build_tiny_llava
 from conftest import make_plan, predictions, run_worker
+from tiny_models import build_llava
 from vlmeval_core.errors import UsageError
 from vlmeval_core.models.registry import MODELS, TINY_VLM_DIR, resolve_model
 from vlmeval_core.run_plan import ModelSpec
@@ -45,7 +45,7 @@ def test_a_typo_names_the_closest_models():
 
 @pytest.mark.slow
 def test_a_second_architecture_runs_end_to_end(tmp_path):
-    directory = build_tiny_llava(tmp_path / "tiny-llava")
+    directory = build_llava(tmp_path / "tiny-llava")
     plan = make_plan(
         tmp_path,
         ["ShapesVQA"],
@@ -81,7 +81,7 @@ def test_the_model_is_built_without_world_size_and_it_is_restored(monkeypatch):
 @pytest.mark.slow
 def test_a_model_directory_without_a_processor_exits_2_naming_it(tmp_path):
     directory = tmp_path / "weights-only"
-    build_tiny_llava(directory)
+    build_llava(directory)
     for name in (
         "processor_config.json",
         "preprocessor_config.json",

@@ -177,3 +177,57 @@ def test_a_benchmarks_type_is_the_kind_label_the_registry_shows():
         "yorn": "Y/N",
         "vqa": "VQA",
     }
+
+
+# ------------------- InternVL: generate_v2's reorganize_prompt (vlmeval/vlm/internvl/utils.py)
+def as_vlmevalkit_prompt(messages: list[dict]) -> str:
+    """The messages as InternVLChat's prompt string: an image part is ``<image>\\n``, as the
+    -hf chat template writes it (``<IMG_CONTEXT>\\n``)."""
+    return "".join("<image>\n" if m["type"] == "image" else m["value"] for m in messages)
+
+
+def reorganized(name: str, messages: list[dict]) -> list[dict]:
+    family = FAMILIES["internvl"]
+    assert family.arrange is not None
+    return family.arrange(messages, Benchmark(name, "mcq", "mcq"))
+
+
+def test_internvl_shows_its_model_one_image_first_and_the_texts_joined_by_newlines():
+    messages = [
+        {"type": "text", "value": "What is it?"},
+        {"type": "image", "value": "i1"},
+        {"type": "text", "value": "Answer directly."},
+    ]
+    arranged = reorganized("MMStar", messages)
+    assert arranged[0] == {"type": "image", "value": "i1"}
+    assert as_vlmevalkit_prompt(arranged) == "<image>\nWhat is it?\nAnswer directly."
+
+
+def test_internvl_numbers_several_images_first_and_drops_their_adjacent_marks():
+    row = {"question": "Compare <image 1> and <image 2>", "A": "x", "B": "y"}
+    built = build_messages(FAMILIES["internvl"], bench("MMMU_DEV_VAL"), row, ["i1", "i2"])
+    arranged = reorganized("MMMU_DEV_VAL", built)
+    assert [m["value"] for m in arranged if m["type"] == "image"] == ["i1", "i2"]
+    assert as_vlmevalkit_prompt(arranged) == (
+        "Image-1: <image>\nImage-2: <image>\n" + built[0]["value"]
+    )
+    interleaved = [
+        {"type": "text", "value": "First "},
+        {"type": "image", "value": "i1"},
+        {"type": "text", "value": " then "},
+        {"type": "image", "value": "i2"},
+    ]
+    assert as_vlmevalkit_prompt(reorganized("MMStar", interleaved)) == (
+        "Image-1: <image>\nImage-2: <image>\nFirst <Image-1> then <Image-2>"
+    )
+
+
+def test_internvl_numbers_muirbench_image_marks():
+    messages = [
+        {"type": "text", "value": "<image> <image> Which differs, <image> or <image>?"},
+        {"type": "image", "value": "i1"},
+        {"type": "image", "value": "i2"},
+    ]
+    assert as_vlmevalkit_prompt(reorganized("MUIRBench", messages)) == (
+        "Image-1: <image>\nImage-2: <image>\n Which differs, <Image-1> or <Image-2>?"
+    )

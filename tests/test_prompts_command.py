@@ -55,7 +55,8 @@ def test_the_model_family_decides_the_text_and_the_flags_override_it(data_dir):
     assert first_text("-m", "tiny-vlm", "--prompt-family", "qwen2-vl") == tiny.rstrip()
     assert first_text("-m", "InternVL3-1B-hf").endswith("from the given choices directly.")
     internvl = prompts("-m", "InternVL3-1B-hf", "-d", "ShapesMCQ", "--limit", "1", "--json")
-    assert [m["type"] for m in json.loads(internvl.stdout)["messages"]] == ["text", "image"]
+    # InternVLChat.generate_v2's reorganize_prompt: its model sees the image first
+    assert [m["type"] for m in json.loads(internvl.stdout)["messages"]] == ["image", "text"]
     gemma = prompts("-m", "gemma-3-4b-it", "-d", "ShapesVQA", "--limit", "1", "--json")
     messages = json.loads(gemma.stdout)["messages"]
     assert messages[0] == {"type": "system", "value": "You are a helpful assistant. "}

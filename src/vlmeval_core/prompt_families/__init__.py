@@ -58,8 +58,11 @@ def benchmark_of(data: Dataset) -> Benchmark:
 def item_messages(
     family: PromptFamily, data: Dataset, position: int, images: Sequence[Any]
 ) -> list[Message]:
-    """What ``family`` sends for the item at ``position`` of ``data``, with ``images``."""
-    return build_messages(family, benchmark_of(data), data.row(position), images)
+    """What ``family`` sends the model for the item at ``position`` of ``data``, with
+    ``images``: its prompt (:func:`build_messages`) as the family arranges it."""
+    benchmark = benchmark_of(data)
+    messages = build_messages(family, benchmark, data.row(position), images)
+    return family.arrange(messages, benchmark) if family.arrange else messages
 
 
 def shown_messages(

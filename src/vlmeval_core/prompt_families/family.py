@@ -35,18 +35,24 @@ Builder = Callable[[Mapping[str, Any], Benchmark, list[Any]], list[Message] | No
 """``(row, benchmark, images) -> messages``, or None where VLMEvalKit's class declines
 (``use_custom_prompt`` is False) and the dataset's prompt is used."""
 
+Arranger = Callable[[list[Message], Benchmark], list[Message]]
+"""``(messages, benchmark) -> messages``: what the class's ``generate_inner`` makes of the
+prompt's messages before its model sees them (InternVL's ``reorganize_prompt``)."""
+
 
 @dataclass(frozen=True)
 class PromptFamily:
-    """A model family's prompts: its ``build`` (None: always the dataset's prompt), the
-    system prompt its VLMEvalKit class puts before every conversation (None: none), and
-    processor settings its class changes for one dataset (dataset name -> settings over
-    the model record's). ``reference`` names the VLMEvalKit code (main, e8e78f05) it
-    follows."""
+    """A model family's prompts: its ``build`` (None: always the dataset's prompt), its
+    ``arrange`` of the messages on their way to the model (None: as built, for this
+    family's prompts and the dataset's alike), the system prompt its VLMEvalKit class
+    puts before every conversation (None: none), and processor settings its class
+    changes for one dataset (dataset name -> settings over the model record's).
+    ``reference`` names the VLMEvalKit code (main, e8e78f05) it follows."""
 
     name: str
     reference: str
     build: Builder | None = None
+    arrange: Arranger | None = None
     system_prompt: str | None = None
     processor_by_dataset: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
 

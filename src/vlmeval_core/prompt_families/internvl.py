@@ -1,6 +1,7 @@
 """InternVL: ``InternVLChat.build_prompt`` (vlmeval/vlm/internvl/internvl_chat.py, e8e78f05)
 with ``build_multi_choice_prompt`` (utils.py); no MPO or CoT prompt (``USE_COT`` unset).
-The text comes first, then the images."""
+The prompt has the text first, then the images; ``generate_v2`` then reorganises it
+(``reorganize_prompt``, utils.py) so that its model sees the images first."""
 
 from __future__ import annotations
 
@@ -81,4 +82,38 @@ def build(row: Mapping[str, Any], benchmark: Benchmark, images: list[Any]) -> li
     ]
 
 
-FAMILY = PromptFamily("internvl", "vlmeval/vlm/internvl/internvl_chat.py InternVLChat", build)
+def _numbered(images: list[Message]) -> list[Message]:
+    """``Image-k: <image>\n`` for each image: the -hf chat template writes an image part as
+    ``<IMG_CONTEXT>\n``, as InternVLChat's ``chat`` expands ``<image>``."""
+    parts: list[Message] = []
+    for number, image in enumerate(images, 1):
+        parts += [{"type": "text", "value": f"Image-{number}: "}, image]
+    return parts
+
+
+def reorganize(messages: list[Message], benchmark: Benchmark) -> list[Message]:
+    """``reorganize_prompt(message, image_num, dataset)``: one image as ``<image>\n`` and the
+    texts joined by newlines; several as ``Image-k: <image>`` lines, then the texts joined
+    with each image's ``<Image-k>`` mark where it stood (the marks, all adjacent, dropped);
+    MUIRBench's ``<image>`` marks numbered instead."""
+    images = [m for m in messages if m["type"] == "image"]
+    texts = [m["value"] for m in messages if m["type"] == "text"]
+    if _any_in(["MUIRBench"], benchmark.name):
+        prompt = "\n".join(texts).replace(" ".join(["<image>"] * len(images)), "")
+        for number in range(1, len(images) + 1):
+            prompt = prompt.replace("<image>", f"<Image-{number}>", 1)
+        return [*_numbered(images), {"type": "text", "value": prompt}]
+    if len(images) == 1:
+        return [images[0], {"type": "text", "value": "\n".join(texts)}]
+    marks, number = [], 0
+    for message in messages:
+        if message["type"] == "image":
+            number += 1
+        marks.append(message["value"] if message["type"] == "text" else f"<Image-{number}>")
+    adjacent = "".join(f"<Image-{k}>" for k in range(1, len(images) + 1))
+    return [*_numbered(images), {"type": "text", "value": "".join(marks).replace(adjacent, "")}]
+
+
+FAMILY = PromptFamily(
+    "internvl", "vlmeval/vlm/internvl/internvl_chat.py InternVLChat", build, reorganize
+)

@@ -472,6 +472,8 @@ VLMEvalKit's message format (a family's system prompt comes first, type "system"
 @click.option("--json", "as_json", is_flag=True, help="One JSON line per item.")
 @request_option("images", help="How images are fed.", envvar=None)
 @request_option("prompt_family", help="Whose prompts.", envvar=None)
+@request_option("nframe", envvar=None)
+@request_option("fps", envvar=None)
 @request_option("data_dir")
 def prompts_command(
     model: str,
@@ -480,14 +482,18 @@ def prompts_command(
     as_json: bool,
     images: str | None,
     prompt_family: str | None,
+    nframe: int | None,
+    fps: float | None,
     data_dir: str,
 ) -> None:
-    """Print exactly what each item sends the model (no weights, no GPU, no torch)."""
+    """Print exactly what each item sends the model (no weights, no GPU, no torch); a
+    video's frames by index and time."""
     from vlmeval_launcher.launch import absolute_path
     from vlmeval_launcher.prompts import as_json_line, item_prompts, model_record, readable
 
     record = model_record(model, prompt_family, images)
-    for item in item_prompts(record, data, absolute_path(data_dir), limit):
+    frames = {"nframe": nframe, "fps": fps}
+    for item in item_prompts(record, data, absolute_path(data_dir), limit, **frames):
         click.echo(as_json_line(item) if as_json else readable(item) + "\n")
 
 

@@ -138,6 +138,19 @@ class EvalRequest:
         help="Whose prompts to send (`vlmeval list models`).",
         default_text=REGISTRY_ENTRY,
     )
+    nframe: int | None = flag(
+        None,
+        metavar="N",
+        help="Video datasets: send N frames spread over each video (VLMEvalKit's nframe).",
+        default_text="the dataset's setting",
+    )
+    fps: float | None = flag(
+        None,
+        metavar="F",
+        help="Video datasets: send F frames a second of each video (VLMEvalKit's fps); "
+        "not with --nframe.",
+        default_text="the dataset's setting",
+    )
     nnodes: int = flag(1, help="Hosts taking part.")
     node_rank: int | None = flag(None, help="This host's rank, 0 to nnodes-1.")
     rdzv_endpoint: str | None = flag(

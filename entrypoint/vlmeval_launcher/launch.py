@@ -21,7 +21,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from vlmeval_core.datasets.columns import check_header
-from vlmeval_core.datasets.registry import DatasetRef, resolve_dataset
+from vlmeval_core.datasets.registry import DatasetRef, check_frames, resolve_dataset
 from vlmeval_core.endpoint import options
 from vlmeval_core.errors import RuntimeFailure, UsageError
 from vlmeval_core.models.record import BATCH_SIZE_LIMIT, MAX_NEW_TOKENS_LIMIT
@@ -97,7 +97,7 @@ def resolve_launch(
     if request.api_base is not None:
         return _endpoint_launch(request, run_name, shard, shards)
     resolved = apply_flags(resolve_model(request.model), request)
-    datasets = _resolve_datasets(request.data, resolved.name)
+    datasets = _resolve_datasets(request, resolved.name)
 
     device, gpus, nproc = _place(request, discover, resolved)
 
@@ -178,7 +178,7 @@ def _endpoint_launch(request: EvalRequest, run_name: str, shard: int, shards: in
         timeout_s=float(request.api_timeout),
         max_response_bytes=request.api_max_response_bytes,
     )
-    datasets = _resolve_datasets(request.data, request.model)
+    datasets = _resolve_datasets(request, request.model)
     output_dir = absolute_path(request.output)
     data_dir = absolute_path(request.data_dir)
     check_output_dir(output_dir)
@@ -300,13 +300,13 @@ def _check_nodes(request: EvalRequest) -> tuple[int, int, str | None]:
     return nnodes, node_rank, endpoint
 
 
-def _resolve_datasets(values: Iterable[str], model_name: str) -> tuple[DatasetRef, ...]:
-    specs = split_data(values)
+def _resolve_datasets(request: EvalRequest, model_name: str) -> tuple[DatasetRef, ...]:
+    specs = split_data(request.data)
     if not specs:
         raise UsageError("--data names no dataset: pass one or more, e.g. -d ShapesMCQ -d ShapesYN")
     refs: dict[str, DatasetRef] = {}
     for spec in specs:
-        ref = resolve_dataset(spec)
+        ref = resolve_dataset(spec, request.nframe, request.fps)
         previous = refs.get(ref.name)
         if previous is not None and previous != ref:
             raise UsageError(
@@ -315,9 +315,10 @@ def _resolve_datasets(values: Iterable[str], model_name: str) -> tuple[DatasetRe
             )
         refs[ref.name] = ref  # the same dataset named twice is evaluated once
     check_dataset_names(refs, slug(model_name))
+    check_frames(tuple(refs.values()), request.nframe, request.fps)
     for ref in refs.values():
         if ref.path is not None:  # before the run is claimed: no directory for a run never run
-            check_header(Path(ref.path), ref.name)
+            check_header(Path(ref.path), ref.name, video=ref.video)
     return tuple(refs.values())
 
 

@@ -16,6 +16,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from vlmeval_core.datasets.registry import check_frames, resolve_dataset
 from vlmeval_core.datasets.tsv import ItemImageError
 from vlmeval_core.errors import UsageError
 from vlmeval_core.models.record import ModelSpec
@@ -34,14 +35,21 @@ def model_record(model: str, prompt_family: str | None, images: str | None) -> M
 
 
 def item_prompts(
-    record: ModelSpec, data: str, data_dir: Path, limit: int | None
+    record: ModelSpec,
+    data: str,
+    data_dir: Path,
+    limit: int | None,
+    nframe: int | None = None,
+    fps: float | None = None,
 ) -> Iterator[dict[str, Any]]:
     """``{"index", "messages"}`` for each item (``{"index", "error"}`` for one whose images
-    cannot be read), the first ``limit`` items of the dataset."""
+    cannot be read), the first ``limit`` items of the dataset; a video dataset's frames as
+    ``nframe``/``fps`` pick them."""
     if limit is not None and limit < 1:
         raise UsageError(f"--limit is {limit}: it must be 1 or more (items to show)")
     work_dir = Path(tempfile.gettempdir()) / "vlmeval-prompts"
-    dataset = load_dataset(data, data_dir, work_dir)
+    dataset = load_dataset(data, data_dir, work_dir, nframe, fps)
+    check_frames((resolve_dataset(data, nframe, fps),), nframe, fps)
     family = FAMILIES[record.prompt_family]
     indices = dataset.frame["index"].tolist()
     for position in range(len(dataset) if limit is None else min(limit, len(dataset))):

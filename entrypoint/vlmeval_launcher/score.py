@@ -100,11 +100,15 @@ def _read_jsonl(path: Path) -> pd.DataFrame:
     return pd.DataFrame(records)
 
 
-def load_dataset(spec: str, data_dir: Path, work_dir: Path) -> Dataset:
-    """The dataset ``--data`` names, prepared (downloaded, generated) and loaded as eval does."""
-    ref = resolve_dataset(spec)
+def load_dataset(
+    spec: str, data_dir: Path, work_dir: Path, nframe: int | None = None, fps: float | None = None
+) -> Dataset:
+    """The dataset ``--data`` names, prepared (downloaded, generated) and loaded as eval does
+    (a video TSV's frames as ``nframe``/``fps`` pick them)."""
+    ref = resolve_dataset(spec, nframe, fps)
     ensure_on_disk(ref, data_dir, work_dir, seed=0)
-    return load_tsv(dataset_path(ref, data_dir, work_dir, seed=0), ref.name, ref.kind)
+    path = dataset_path(ref, data_dir, work_dir, seed=0)
+    return load_tsv(path, ref.name, ref.kind, video=ref.video, frames=ref.frames)
 
 
 def model_name(predictions: Path, dataset: str) -> str:

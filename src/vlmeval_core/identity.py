@@ -62,12 +62,14 @@ class GenerationIdentity:
 
 @dataclass(frozen=True)
 class DatasetIdentity:
-    """Which items, asked how: kind, prompt style and the file's md5 (None: generated)."""
+    """Which items, asked how: kind, prompt style and the file's md5 (None: generated);
+    a video dataset's frame setting (``nframe``, ``fps``) and how its frames are fed."""
 
     kind: str | None
     source: str
     prompt: str | None
     md5: str | None
+    video: dict[str, Any] | None = None
 
 
 @dataclass(frozen=True)
@@ -83,6 +85,9 @@ class RunIdentity:
     def to_dict(self) -> dict[str, Any]:
         """As identity.json holds it; an unsharded run's has no ``shards`` (as before them)."""
         raw = dataclasses.asdict(self)
+        for dataset in raw["datasets"].values():
+            if dataset["video"] is None:  # an image dataset's, as before videos
+                del dataset["video"]
         if raw["shards"] == 1:
             del raw["shards"]
         return raw
@@ -125,12 +130,20 @@ def model_identity(plan: Plan) -> dict[str, Any]:
 def dataset_identity(ref: DatasetRef) -> DatasetIdentity:
     entry = DATASETS.get(ref.name) if ref.path is None else None
     if entry is None:
-        return DatasetIdentity(ref.kind, "file", None, file_md5(Path(ref.path or ref.name)))
+        md5 = file_md5(Path(ref.path or ref.name))
+        return DatasetIdentity(ref.kind, "file", None, md5, _video_identity(ref))
     if entry.source == "download":
         from vlmeval_core.datasets.download import source_of
 
         return DatasetIdentity(entry.kind, "download", entry.prompt_style, source_of(entry).md5)
     return DatasetIdentity(entry.kind, entry.source, entry.prompt_style, None)
+
+
+def _video_identity(ref: DatasetRef) -> dict[str, Any] | None:
+    """A video dataset's frame setting and feed (frames as images); None for images."""
+    if not ref.video:
+        return None
+    return {"nframe": ref.nframe, "fps": ref.fps, "feed": "frames"}
 
 
 def cached_commit(repo_id: str, revision: str | None) -> str | None:

@@ -29,7 +29,7 @@ def open_dataset(plan: Plan, data_dir: str | Path, index: int, warn: bool) -> Da
     ``--limit``."""
     ref = plan.datasets[index]
     path = dataset_path(ref, Path(data_dir), plan.run_dir, plan.seed)
-    dataset = load_tsv(path, ref.name, ref.kind, warn=warn)
+    dataset = load_tsv(path, ref.name, ref.kind, warn=warn, video=ref.video, frames=ref.frames)
     if plan.limit is not None:
         dataset.frame = dataset.frame.iloc[: plan.limit].reset_index(drop=True)
     return dataset

@@ -112,7 +112,7 @@ class Plan:
 
     def to_dict(self) -> dict[str, Any]:
         raw = dataclasses.asdict(self)
-        raw["datasets"] = list(raw["datasets"])
+        raw["datasets"] = [ref.to_dict() for ref in self.datasets]  # an image one: 3 fields
         return {"schema": raw.pop("schema"), **raw}
 
     def write(self) -> Path:

@@ -16,14 +16,19 @@ HEADER_BYTES_LIMIT = 1 << 20
 """How much of a TSV's first line the launcher reads for its header."""
 
 
-def check_columns(path: Path, columns: list[str], name: str | None = None) -> None:
-    """Refuse a table whose ``columns`` lack what every TSV needs, or what the registered
-    ``name``'s metric reads: a UsageError naming the file, the columns and those found."""
+def check_columns(
+    path: Path, columns: list[str], name: str | None = None, *, video: bool = False
+) -> None:
+    """Refuse a table whose ``columns`` lack what every TSV needs (a video TSV: ``video``,
+    the name of each item's mp4), or what the registered ``name``'s metric reads: a
+    UsageError naming the file, the columns and those found."""
     found = ", ".join(map(str, columns)) or "none"
     missing = [c for c in REQUIRED if c not in columns]
     if missing:
         raise UsageError(f"{path}: missing required column(s) {', '.join(missing)}; found {found}")
-    if "image" not in columns and "image_path" not in columns:
+    if video and "video" not in columns:
+        raise UsageError(f"{path}: missing column 'video' (each item's <video>.mp4); found {found}")
+    if not video and "image" not in columns and "image_path" not in columns:
         raise UsageError(f"{path}: missing column 'image' (base64) or 'image_path'")
     entry = DATASETS.get(name) if name is not None else None
     needed = [c for c in (entry.columns if entry is not None else ()) if c not in columns]
@@ -34,7 +39,7 @@ def check_columns(path: Path, columns: list[str], name: str | None = None) -> No
         )
 
 
-def check_header(path: Path, name: str | None = None) -> None:
+def check_header(path: Path, name: str | None = None, *, video: bool = False) -> None:
     """What the launcher checks of a local TSV before it claims a run: the header row alone
     (the rows are the ranks' to read), refused as :func:`load_tsv` would refuse it."""
     try:
@@ -43,4 +48,4 @@ def check_header(path: Path, name: str | None = None) -> None:
     except (OSError, UnicodeDecodeError) as exc:
         raise UsageError(f"{path}: not a readable TSV ({exc})") from None
     columns = next(csv.reader([header.rstrip("\r\n")], delimiter="\t"), [])
-    check_columns(path, columns, name)
+    check_columns(path, columns, name, video=video)

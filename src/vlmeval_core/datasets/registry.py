@@ -3,7 +3,10 @@
 A dataset is either a registered name (:data:`DATASETS`) or a path to a local
 VLMEvalKit-format TSV, optionally with its kind after a colon
 (``my.tsv:vqa``); without one the kind is inferred from the columns when the
-file is loaded. Torch-free, so the launcher can check names before starting.
+file is loaded. ``my.tsv:video`` is a video TSV (a ``video`` column, each item's
+``<TSV dir>/<video>.mp4``), sampled by ``--nframe`` or ``--fps``
+(:mod:`vlmeval_core.video.sampling`); its answers' kind is inferred.
+Torch-free, so the launcher can check names before starting.
 
 Two sources: ``synthetic`` (the Shapes benchmarks, generated on demand) and
 ``download`` (VLMEvalKit's published TSVs: the URL and md5 below are the ones
@@ -27,11 +30,14 @@ from pydantic import Field
 from vlmeval_core.errors import UsageError
 from vlmeval_core.names import find_name, suggest
 from vlmeval_core.run_names import SAFE_NAME_PATTERN
+from vlmeval_core.video.sampling import FrameSpec
 
 Kind = Literal["mcq", "yorn", "vqa"]
 KINDS = dict(zip(get_args(Kind), ("MCQ", "Y/N", "VQA"), strict=True))
 """Our kind -> VLMEvalKit's ``DATASET_TYPE``, the label its users know (also what a prompt
 family's :class:`~vlmeval_core.prompt_families.family.Benchmark` reports)."""
+VIDEO_SUFFIX = "video"
+"""``--data my.tsv:video``: a local video TSV."""
 
 
 @dataclass(frozen=True)
@@ -309,27 +315,79 @@ class DatasetRef:
     name: Annotated[str, Field(pattern=SAFE_NAME_PATTERN)]
     path: Annotated[str, Field(min_length=1)] | None = None
     kind: Kind | None = None
+    video: bool = False
+    """Items are videos, sent as the frames ``nframe`` or ``fps`` picks (at most one set)."""
+    nframe: Annotated[int, Field(ge=1)] | None = None
+    fps: Annotated[float, Field(gt=0)] | None = None
 
-    def to_dict(self) -> dict[str, str | None]:
-        return {"name": self.name, "path": self.path, "kind": self.kind}
+    def __post_init__(self) -> None:
+        if not self.video and (self.nframe, self.fps) != (None, None):
+            raise ValueError(f"{self.name}: nframe and fps are for a video dataset")
+        if self.nframe is not None and self.fps is not None:
+            raise ValueError(f"{self.name}: give nframe or fps, not both")
+
+    @property
+    def frames(self) -> FrameSpec | None:
+        """How the frames are sampled; None for images, or a video without a setting yet."""
+        if self.nframe is None and self.fps is None:
+            return None
+        return FrameSpec(nframe=self.nframe or 0, fps=self.fps or 0.0)
+
+    def to_dict(self) -> dict[str, Any]:
+        """As plan.json holds it; an image dataset's has no video fields (as before them)."""
+        raw: dict[str, Any] = {"name": self.name, "path": self.path, "kind": self.kind}
+        if self.video:
+            raw.update(video=True, nframe=self.nframe, fps=self.fps)
+        return raw
 
 
-def resolve_dataset(spec: str) -> DatasetRef:
-    """Resolve a ``--data`` value; an unknown name raises UsageError naming the closest ones."""
+
+def resolve_dataset(spec: str, nframe: int | None = None, fps: float | None = None) -> DatasetRef:
+    """Resolve a ``--data`` value; an unknown name raises UsageError naming the closest ones.
+
+    ``nframe``/``fps`` (``--nframe``/``--fps``) apply to a video TSV only; a video TSV
+    without either resolves too (``vlmeval score`` needs no frames), which ``vlmeval eval``
+    refuses (:func:`check_frames`).
+    """
     registered = find_name(spec, DATASETS)
     if registered is not None:
         entry = DATASETS[registered]
         return DatasetRef(entry.name, None, entry.kind)
-    path_text, kind = spec, None
+    path_text, kind, video = spec, None, False
     head, sep, tail = spec.rpartition(":")
     if sep and tail.lower() in KINDS:
         path_text, kind = head, tail.lower()
+    elif sep and tail.lower() == VIDEO_SUFFIX:
+        path_text, video = head, True
     path = Path(path_text).expanduser()
     if path.suffix.lower() == ".tsv":
         if not path.is_file():
             raise UsageError(f"--data {spec!r}: no such TSV file {str(path)!r}")
-        return DatasetRef(path.stem, str(path.resolve()), kind)
+        if not video:
+            return DatasetRef(path.stem, str(path.resolve()), kind)
+        if nframe is not None and fps is not None:
+            raise UsageError("--nframe and --fps: give one, not both (VLMEvalKit's rule)")
+        return DatasetRef(path.stem, str(path.resolve()), None, True, nframe, fps)
     raise UsageError(
         f"--data {spec!r} is not a registered dataset or a .tsv file{suggest(spec, DATASETS)}; "
         "`vlmeval list datasets` shows the registered names"
     )
+
+
+def check_frames(refs: tuple[DatasetRef, ...], nframe: int | None, fps: float | None) -> None:
+    """What ``vlmeval eval`` asks of ``--nframe``/``--fps``: a video dataset has a setting,
+    and a setting is given only for a video dataset; a UsageError otherwise."""
+    for value, name in ((nframe, "--nframe"), (fps, "--fps")):
+        if value is not None and value <= 0:
+            raise UsageError(f"{name} {value}: give a number above 0")
+    if (nframe is not None or fps is not None) and not any(r.video for r in refs):
+        raise UsageError(
+            "--nframe and --fps sample video datasets, and --data names none (a local video "
+            "TSV is -d path.tsv:video)"
+        )
+    for ref in refs:
+        if ref.video and ref.frames is None:
+            raise UsageError(
+                f"--data {ref.name}: a video dataset needs --nframe N (N frames spread over "
+                "each video) or --fps F (F frames a second), as VLMEvalKit does"
+            )

@@ -33,7 +33,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 import pandas as pd
 from PIL import Image
@@ -44,6 +44,10 @@ from vlmeval_core.datasets.prompts import OPTION_LETTERS, build_prompt
 from vlmeval_core.datasets.registry import DATASETS
 from vlmeval_core.errors import UsageError
 from vlmeval_core.files import file_kind, file_md5
+from vlmeval_core.video.sampling import FrameSpec
+
+if TYPE_CHECKING:  # PyAV (~0.1 s to import) is loaded when a video is first read
+    from vlmeval_core.video.decode import Frames
 
 log = logging.getLogger(__name__)
 
@@ -113,6 +117,10 @@ class Dataset:
     metric_options: dict[str, Any] = field(default_factory=dict)
     fits: str | None = None
     """The kind the file's content fits (:func:`infer_kind`), whatever ``kind`` is."""
+    video: bool = False
+    """Each row names a video, ``<the TSV's directory>/<video>.mp4``, sent as its frames."""
+    frames: FrameSpec | None = None
+    """Which frames of each video are sent (None: a video dataset that is only scored)."""
 
     def __len__(self) -> int:
         return len(self.frame)
@@ -133,6 +141,8 @@ class Dataset:
         bytes. A file named by ``image_path`` alone is read as it is either way, as
         VLMEvalKit reads it.
         """
+        if self.video:
+            return self.video_frames(position).images()
         with self._naming_the_item(position):
             return [
                 _decoded(source)
@@ -141,9 +151,23 @@ class Dataset:
                 for source, saved_as in self._image_sources(position)
             ]
 
+    def video_frames(self, position: int) -> Frames:
+        """The frames of the row's video that :attr:`frames` picks, as VLMEvalKit sends
+        them (JPEG, in memory); ItemImageError names the item and what went wrong."""
+        from vlmeval_core.video.decode import VideoError, decode_frames
+
+        with self._naming_the_item(position):
+            try:
+                return decode_frames(self._video_path(position), self._frame_spec())
+            except VideoError as exc:
+                raise ItemImageError(str(exc)) from None
+
     def image_origins(self, position: int, handling: str = "vlmevalkit") -> list[str]:
-        """Where each image of the row comes from, in words (nothing is decoded)."""
+        """Where each image of the row comes from, in words (nothing is decoded; a video's
+        frames by index and time, from its header)."""
         index = self.frame["index"].iloc[position]
+        if self.video:
+            return self._frame_origins(position)
         with self._naming_the_item(position):
             sources = self._image_sources(position)
         origins = []
@@ -157,7 +181,10 @@ class Dataset:
         return origins
 
     def image_sizes(self, position: int) -> list[tuple[int, int]]:
-        """(width, height) of the row's images from their headers only; [] if unreadable."""
+        """(width, height) of the row's images from their headers only; [] if unreadable
+        (and for a video, whose headers are not opened to sort items)."""
+        if self.video:
+            return []
         try:
             with self._naming_the_item(position):
                 return [_header_size(source) for source, _ in self._image_sources(position)]
@@ -171,6 +198,39 @@ class Dataset:
         except ItemImageError as exc:
             index = self.frame["index"].iloc[position]
             raise ItemImageError(f"{self.path.name}: index {index}: {exc}") from None
+
+    def _frame_spec(self) -> FrameSpec:
+        if self.frames is None:
+            raise ItemImageError("a video dataset is sent as frames: give --nframe or --fps")
+        return self.frames
+
+    def _video_path(self, position: int) -> Path:
+        """``<root>/<video>.mp4``, as VLMEvalKit finds it; a name leaving the root is refused."""
+        value = self.frame["video"].iloc[position]
+        if not isinstance(value, str) or not value:
+            raise ItemImageError("the row has no video")
+        root = self.path.parent.resolve()
+        path = (root / f"{value}.mp4").resolve()
+        if Path(value).is_absolute() or not path.is_relative_to(root):
+            raise ItemImageError(
+                f"video {value!r} points outside the data directory {str(root)!r}; use a "
+                "name relative to it"
+            )
+        return path
+
+    def _frame_origins(self, position: int) -> list[str]:
+        from vlmeval_core.video.decode import VideoError, probe
+
+        with self._naming_the_item(position):
+            path = self._video_path(position)
+            try:
+                total, rate, indices = probe(path, self._frame_spec())
+            except VideoError as exc:
+                raise ItemImageError(str(exc)) from None
+        return [
+            f"{path.name}: frame {i} of {total} at {i / rate:.2f} s ({k} of {len(indices)})"
+            for k, i in enumerate(indices, 1)
+        ]
 
     def _image_sources(self, position: int) -> list[tuple[bytes | Path, str | None]]:
         """The encoded images of a row, each with the file name VLMEvalKit main's
@@ -304,10 +364,17 @@ def as_vlmevalkit_saves(source: bytes, file_name: str) -> Image.Image:
     image_format = Image.registered_extensions().get(Path(file_name).suffix.lower())
     if image_format is None:
         raise ItemImageError(f"image name {file_name!r} names no image format Pillow can write")
-    saved = io.BytesIO()
     with _opened(source) as image:
-        converted = image.convert("RGB") if image.mode in ("RGBA", "P", "LA") else image
+        converted = image.convert("RGB") if image.mode in ("RGBA", "P", "LA") else image.copy()
+    saved = io.BytesIO()
+    try:
         converted.save(saved, format=image_format)
+    except (OSError, ValueError) as exc:  # a mode the format cannot store: CMYK as PNG
+        raise ItemImageError(
+            f"image ({converted.mode}) cannot be re-saved as {file_name}, as VLMEvalKit's "
+            f"dump_image saves it, which fails the same way ({type(exc).__name__}: {exc}); "
+            "--images original feeds the TSV's bytes"
+        ) from None
     return _decoded(saved.getvalue())
 
 
@@ -322,12 +389,19 @@ def _header_size(source: bytes | Path) -> tuple[int, int]:
 
 
 def load_tsv(
-    path: str | Path, name: str | None = None, kind: str | None = None, *, warn: bool = True
+    path: str | Path,
+    name: str | None = None,
+    kind: str | None = None,
+    *,
+    warn: bool = True,
+    video: bool = False,
+    frames: FrameSpec | None = None,
 ) -> Dataset:
     """Read and check a VLMEvalKit TSV; a broken file raises UsageError naming row or column.
 
     The kind is ``kind``, else the registered ``name``'s, else inferred from the
     content; when the content fits another kind, one warning line says so (if ``warn``).
+    A ``video`` TSV names each item's video (``video`` column), sent as ``frames`` picks.
     """
     path = Path(path)
     try:
@@ -342,7 +416,7 @@ def load_tsv(
             f"{path}: not a readable TSV ({detail}); "
             "VLMEvalKit's format is tab-separated with a header row"
         ) from None
-    check_columns(path, list(frame.columns), name)
+    check_columns(path, list(frame.columns), name, video=video)
     entry = DATASETS.get(name) if name is not None else None
     if frame.empty:
         raise UsageError(f"{path}: the file has a header but no rows; a dataset needs items")
@@ -394,6 +468,8 @@ def load_tsv(
         metric=entry.metric if entry is not None else None,
         metric_options=dict(entry.metric_options) if entry is not None else {},
         fits=fits,
+        video=video,
+        frames=frames,
     )
 
 

@@ -80,6 +80,25 @@ def jpeg_bytes(image: Image.Image) -> bytes:
     return saved.getvalue()
 
 
+def probe(path: Path, spec: FrameSpec) -> tuple[int, float, list[int]]:
+    """The video's frame count and rate and the indices ``spec`` picks, nothing decoded."""
+    try:
+        with _regular_file(path) as handle, av.open(handle, mode="r") as container:
+            if not container.streams.video:
+                raise VideoError(f"video {str(path)!r} has no video stream")
+            total, rate = _count_and_rate(container, container.streams.video[0], path)
+    except VideoError:
+        raise
+    except (av.error.FFmpegError, OSError, ValueError, MemoryError) as exc:
+        raise VideoError(
+            f"video {str(path)!r} cannot be decoded ({type(exc).__name__}: {exc})"
+        ) from None
+    try:
+        return total, float(rate), frame_indices(total, float(rate), spec)
+    except SamplingError as exc:
+        raise VideoError(f"video {str(path)!r}: {exc}") from None
+
+
 def decode_frames(path: Path, spec: FrameSpec) -> Frames:
     """The frames of the video at ``path`` that ``spec`` picks, JPEG-encoded in memory."""
     try:

@@ -122,3 +122,22 @@ def test_an_image_file_named_by_image_path_alone_is_read_as_it_is(tmp_path):
     expected = Image.open(tmp_path / "pic.jpg").convert("RGB")
     assert pixels(data.images(0)[0]) == pixels(expected) == pixels(data.images(0, "original")[0])
     assert data.image_origins(0) == [str(tmp_path / "pic.jpg")]
+
+
+def test_a_cmyk_jpeg_fails_its_item_at_the_png_re_save_as_vlmevalkit_does(tmp_path):
+    """VLMEvalKit's dump_image saves a CMYK JPEG (a mode it does not make RGB) as
+    ``<index>.png``, which PNG cannot store: the item fails saying so, not "cannot be
+    decoded"; ``--images original`` decodes it."""
+    cmyk = encoded(GRADIENT.convert("CMYK"), "JPEG")
+    with pytest.raises(OSError, match="cannot write mode CMYK as PNG"):
+        Image.open(io.BytesIO(base64.b64decode(cmyk))).save(io.BytesIO(), format="PNG")
+    data = dataset(tmp_path, [{"index": 7, "image": cmyk}])
+    with pytest.raises(ItemImageError) as failed:
+        data.images(0)
+    assert "cannot be decoded" not in str(failed.value)
+    assert "(CMYK) cannot be re-saved as 7.png, as VLMEvalKit's dump_image saves it" in str(
+        failed.value
+    )
+    assert "--images original" in str(failed.value)
+    (original,) = data.images(0, "original")
+    assert original.mode == "RGB"

@@ -364,10 +364,17 @@ def as_vlmevalkit_saves(source: bytes, file_name: str) -> Image.Image:
     image_format = Image.registered_extensions().get(Path(file_name).suffix.lower())
     if image_format is None:
         raise ItemImageError(f"image name {file_name!r} names no image format Pillow can write")
-    saved = io.BytesIO()
     with _opened(source) as image:
-        converted = image.convert("RGB") if image.mode in ("RGBA", "P", "LA") else image
+        converted = image.convert("RGB") if image.mode in ("RGBA", "P", "LA") else image.copy()
+    saved = io.BytesIO()
+    try:
         converted.save(saved, format=image_format)
+    except (OSError, ValueError) as exc:  # a mode the format cannot store: CMYK as PNG
+        raise ItemImageError(
+            f"image ({converted.mode}) cannot be re-saved as {file_name}, as VLMEvalKit's "
+            f"dump_image saves it, which fails the same way ({type(exc).__name__}: {exc}); "
+            "--images original feeds the TSV's bytes"
+        ) from None
     return _decoded(saved.getvalue())
 
 

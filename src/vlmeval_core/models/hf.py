@@ -277,7 +277,21 @@ def _refuses_attention(exc: Exception) -> bool:
     return any(word in text for word in ("attn", "attention", "flash", "sdpa"))
 
 
+def _causes(exc: BaseException) -> list[BaseException]:
+    """``exc`` and what it was raised from or during, outermost first."""
+    chain: list[BaseException] = []
+    cause: BaseException | None = exc
+    while cause is not None and cause not in chain:
+        chain.append(cause)
+        cause = cause.__cause__ or cause.__context__
+    return chain
+
+
 def _load_error(spec: ModelSpec, part: str, exc: Exception) -> Exception:
+    """The one-line error of a failed load, naming its real cause: a missing package, a
+    model directory without the files, a gated or unknown repository, a cache miss
+    (the hub's LocalEntryNotFoundError, whatever wraps it), else the error itself."""
+    from huggingface_hub import constants
     from huggingface_hub.errors import (
         GatedRepoError,
         LocalEntryNotFoundError,
@@ -285,26 +299,29 @@ def _load_error(spec: ModelSpec, part: str, exc: Exception) -> Exception:
         RevisionNotFoundError,
     )
 
+    chain = _causes(exc)
     first_line = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+    if any(isinstance(e, ImportError) for e in chain):
+        return RuntimeFailure(
+            f"model {spec.path!r}: its {part} needs a package that is not installed: {first_line}"
+        )
     if spec.source in ("local", "bundled"):
         return UsageError(
             f"model directory {spec.path!r} has no loadable {part} ({first_line}); "
             "it needs the files of model.save_pretrained and "
             "processor.save_pretrained"
         )
-    if isinstance(exc, GatedRepoError):
+    if any(isinstance(e, GatedRepoError) for e in chain):
         return UsageError(
             f"model {spec.path!r} is gated: accept its licence on the hub and "
             "pass a token in HF_TOKEN"
         )
-    if isinstance(exc, RepositoryNotFoundError | RevisionNotFoundError):
+    if any(isinstance(e, RepositoryNotFoundError | RevisionNotFoundError) for e in chain):
         return UsageError(
             f"model {spec.path!r}{'@' + spec.revision if spec.revision else ''} "
             "was not found on the hub: check the id (and HF_TOKEN for a private one)"
         )
-    from huggingface_hub import constants
-
-    if isinstance(exc, LocalEntryNotFoundError) or constants.HF_HUB_OFFLINE:
+    if any(isinstance(e, LocalEntryNotFoundError) for e in chain):
         return RuntimeFailure(
             f"model {spec.path!r} is not in the cache {str(constants.HF_HOME)!r} and the "
             "hub cannot be reached (offline?): run `vlmeval fetch` first or "

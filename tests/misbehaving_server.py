@@ -51,15 +51,16 @@ class Seen:
 
 
 class MisbehavingServer:
-    """``with MisbehavingServer([Step(429, …), …]) as server: server.base_url``."""
+    """``with MisbehavingServer([Step(429, …), …]) as server: server.base_url``; ``port``: a
+    fixed one (a server started again where another was), else any free one."""
 
-    def __init__(self, script: list[Step] | None = None, answer: str = "A") -> None:
+    def __init__(self, script: list[Step] | None = None, answer: str = "A", port: int = 0) -> None:
         self.script: deque[Step] = deque(script or [])
         self.answer = answer
         self.seen: list[Seen] = []
         self.gone = False
         self._lock = threading.Lock()
-        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
+        self._httpd = ThreadingHTTPServer(("127.0.0.1", port), self._handler())
         self._httpd.daemon_threads = True
         self.base_url = f"http://127.0.0.1:{self._httpd.server_address[1]}/v1"
 

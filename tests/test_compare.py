@@ -16,14 +16,14 @@ import pytest
 from click.testing import CliRunner
 
 from conftest import make_plan
-from test_intervals import metric_rows
+from test_intervals import RULE_METRICS, metric_rows
 from vlmeval_core.compare import compare_markdown, compare_runs
 from vlmeval_core.datasets import shapes
 from vlmeval_core.datasets.tsv import load_tsv
 from vlmeval_core.evaluate import evaluate_dataset
 from vlmeval_core.identity import run_identity, write_identity
 from vlmeval_core.report import write_dataset_results
-from vlmeval_core.scoring import TABLE, score_dataset
+from vlmeval_core.scoring import score_dataset
 from vlmeval_core.scoring.driver import score_frame
 from vlmeval_launcher.cli import main
 
@@ -213,7 +213,7 @@ def test_a_partial_credit_metric_gets_the_paired_bootstrap(tmp_path):
     }
 
 
-@pytest.mark.parametrize("metric", TABLE, ids=lambda m: f"{m.kind}-{m.name}")
+@pytest.mark.parametrize("metric", RULE_METRICS, ids=lambda m: f"{m.kind}-{m.name}")
 def test_every_metric_s_runs_compare_from_their_files(tmp_path, metric):
     frame = pd.DataFrame(metric_rows(metric, random.Random(1)))
     worse = frame.assign(

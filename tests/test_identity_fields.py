@@ -54,7 +54,9 @@ def another_value(name: str, value: Any, other_dir: Path) -> Any:
 
 def identity_of(spec: ModelSpec) -> dict[str, Any]:
     """The identity of a plan running ``spec`` (the plan's other parts fixed)."""
-    plan = SimpleNamespace(model=spec, endpoint=None, datasets=(), device="cpu", seed=0, shards=1)
+    plan = SimpleNamespace(
+        model=spec, endpoint=None, datasets=(), device="cpu", seed=0, shards=1, judge=None
+    )
     return run_identity(plan).to_dict()  # type: ignore[arg-type]
 
 

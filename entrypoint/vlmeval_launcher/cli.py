@@ -227,6 +227,10 @@ def eval_command(**flags: Any) -> None:
         )
         return
     check_environment()  # before the claim: a host that cannot run leaves no run directory
+    if plan.judge is not None:  # a dead judge stops the run now, not after the inference
+        from vlmeval_core.judge.client import probe
+
+        probe(plan.judge)
     hub = check_hub(plan.model)
     if hub.note is not None:
         click.echo(f"{PROG}: note: {hub.note}", err=True)
@@ -318,11 +322,23 @@ def slurm_command(**flags: Any) -> None:
     click.echo(render(request, run_flag_args(given), output, data_dir, Path(sys.prefix)), nl=False)
 
 
+JUDGE_FLAGS = ("judge", "judge_base", "judge_extra", "judge_concurrency", "judge_timeout")
+"""The eval flags that name the judge, which vlmeval score takes too (in judge_spec's order)."""
+
+
+def judge_options(command: Any) -> Any:
+    """The judge's flags, as eval declares them."""
+    for field in reversed(JUDGE_FLAGS):
+        command = request_option(field)(command)
+    return command
+
+
 SCORE_EPILOG = """\b
 Examples:
   vlmeval score Qwen2-VL-2B-Instruct_MMStar.xlsx -d MMStar
   vlmeval score outputs/tiny-vlm/demo/ShapesMCQ/predictions.jsonl -d ShapesMCQ -o rescored
   vlmeval score my_preds.csv -d /data/MyBench.tsv:mcq
+  vlmeval score m_MathVista_MINI.xlsx -d MathVista_MINI --judge gpt-4o-mini
 \b
 PREDICTIONS: a VLMEvalKit result file (.xlsx, .tsv or .csv with index and
 prediction columns) or a vlmeval predictions.jsonl. Writes <output>/<dataset>/:
@@ -343,13 +359,18 @@ predictions.jsonl, scores.json, the xlsx and VLMEvalKit's score table.
     "when that directory is <dataset>/ (eval's layout)]",
 )
 @request_option("data_dir")
-def score_command(predictions: Path, data: str, output: Path | None, data_dir: str) -> None:
+@judge_options
+def score_command(
+    predictions: Path, data: str, output: Path | None, data_dir: str, **judge: Any
+) -> None:
     """Score predictions made elsewhere, like VLMEvalKit's --mode eval (no GPU, no torch)."""
+    from vlmeval_core.judge.spec import judge_spec
     from vlmeval_core.summary_page import score_text
     from vlmeval_launcher.launch import absolute_path
     from vlmeval_launcher.score import score_predictions
 
-    scored = score_predictions(predictions, data, output, absolute_path(data_dir))
+    spec = judge_spec(*(judge[field] for field in JUDGE_FLAGS))
+    scored = score_predictions(predictions, data, output, absolute_path(data_dir), spec)
     scores = scored.scores
     score = score_text(scores["metric"], scores["overall"])
     click.echo(

@@ -26,6 +26,7 @@ from typing import Any, Literal, Union, get_args, get_origin
 
 from vlmeval_core.choices import DEFAULT_SEED, Dtype, ImageHandling
 from vlmeval_core.endpoint import options as endpoint_options
+from vlmeval_core.judge import spec as judge_options
 
 Device = Literal["auto", "cuda", "cpu"]
 DEVICE_CHOICES: tuple[str, ...] = get_args(Device)
@@ -195,6 +196,33 @@ class EvalRequest:
         endpoint_options.MAX_RESPONSE_BYTES_DEFAULT,
         metavar="BYTES",
         help="Size of one answer's body at most with --api-base; a larger one fails its item.",
+    )
+    judge: str = flag(
+        judge_options.EXACT_MATCHING,
+        metavar="MODEL",
+        help="Judge model asked where the rules read no answer (MCQ, Y/N) and to score "
+        "MathVista and MMVet, as VLMEvalKit does; exact_matching: the rules alone. Key: "
+        "VLMEVAL_JUDGE_KEY or OPENAI_API_KEY.",
+    )
+    judge_base: str | None = flag(
+        None,
+        metavar="URL",
+        help="OpenAI-compatible base URL (…/v1) serving --judge.",
+        default_text=judge_options.DEFAULT_BASE,
+    )
+    judge_extra: str | None = flag(
+        None,
+        metavar="JSON",
+        help="Fields added to every judge request, e.g. '{\"seed\": 0}'.",
+    )
+    judge_concurrency: int = flag(
+        judge_options.CONCURRENCY_DEFAULT,
+        help=f"Judge requests in flight (at most {endpoint_options.CONCURRENCY_LIMIT}).",
+    )
+    judge_timeout: float = flag(
+        judge_options.TIMEOUT_DEFAULT_S,
+        metavar="SECONDS",
+        help="Deadline of one whole judge request, after which it is retried.",
     )
     quiet: bool = flag(
         False,

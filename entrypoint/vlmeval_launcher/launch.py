@@ -24,6 +24,7 @@ from vlmeval_core.datasets.columns import check_header
 from vlmeval_core.datasets.registry import DatasetRef, check_frames, resolve_dataset
 from vlmeval_core.endpoint import options
 from vlmeval_core.errors import RuntimeFailure, UsageError
+from vlmeval_core.judge.spec import JudgeSpec, judge_spec
 from vlmeval_core.models.record import BATCH_SIZE_LIMIT, MAX_NEW_TOKENS_LIMIT
 from vlmeval_core.models.registry import registered, resolve_model
 from vlmeval_core.node import NodeSettings
@@ -93,11 +94,13 @@ def resolve_launch(
     check_run_name(run_name)
     if request.dtype is not None and request.dtype not in DTYPES:
         raise UsageError(f"--dtype {request.dtype!r}: choose one of {', '.join(DTYPES)}")
+    judge = requested_judge(request)
 
     if request.api_base is not None:
-        return _endpoint_launch(request, run_name, shard, shards)
+        return _endpoint_launch(request, run_name, shard, shards, judge)
     resolved = apply_flags(resolve_model(request.model), request)
     datasets = _resolve_datasets(request, resolved.name)
+    _require_judge(datasets, judge)
 
     device, gpus, nproc = _place(request, discover, resolved)
 
@@ -115,6 +118,7 @@ def resolve_launch(
         limit=request.limit,
         seed=request.seed,
         shards=shards,
+        judge=judge,
     )
     # The ranks validate what they read with this schema; a launcher plan must pass it too.
     Plan.from_dict(plan.to_dict(), origin="launcher plan")
@@ -169,7 +173,26 @@ def _check_endpoint_flags(request: EvalRequest) -> None:
     )
 
 
-def _endpoint_launch(request: EvalRequest, run_name: str, shard: int, shards: int) -> Launch:
+def requested_judge(request: EvalRequest) -> JudgeSpec | None:
+    """The judge ``--judge`` and its flags name, checked (None: the rules alone)."""
+    return judge_spec(
+        request.judge,
+        request.judge_base,
+        request.judge_extra,
+        request.judge_concurrency,
+        request.judge_timeout,
+    )
+
+
+def _require_judge(datasets: tuple[DatasetRef, ...], judge: JudgeSpec | None) -> None:
+    from vlmeval_core.judge.needed import require_judge  # the metrics: pandas, not for fetch
+
+    require_judge(datasets, judge)
+
+
+def _endpoint_launch(
+    request: EvalRequest, run_name: str, shard: int, shards: int, judge: JudgeSpec | None
+) -> Launch:
     """One process, no GPU: the server at ``--api-base`` answers for model ``-m``."""
     endpoint = EndpointSpec(
         base_url=options.base_url(request.api_base or ""),
@@ -179,6 +202,7 @@ def _endpoint_launch(request: EvalRequest, run_name: str, shard: int, shards: in
         max_response_bytes=request.api_max_response_bytes,
     )
     datasets = _resolve_datasets(request, request.model)
+    _require_judge(datasets, judge)
     output_dir = absolute_path(request.output)
     data_dir = absolute_path(request.data_dir)
     check_output_dir(output_dir)
@@ -201,6 +225,7 @@ def _endpoint_launch(request: EvalRequest, run_name: str, shard: int, shards: in
         seed=request.seed,
         endpoint=endpoint,
         shards=shards,
+        judge=judge,
     )
     Plan.from_dict(plan.to_dict(), origin="launcher plan")
     return Launch(plan, NodeSettings(str(data_dir), (), shard), nproc=1, node_rank=shard)

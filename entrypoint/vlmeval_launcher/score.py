@@ -28,6 +28,8 @@ from vlmeval_core.datasets.registry import resolve_dataset
 from vlmeval_core.datasets.tsv import KIND_EVIDENCE, Dataset, all_yes_or_no, load_tsv
 from vlmeval_core.errors import UsageError
 from vlmeval_core.evaluate import evaluate_dataset
+from vlmeval_core.judge.needed import require_judge
+from vlmeval_core.judge.spec import JudgeSpec
 
 REQUIRED = ("index", "prediction")
 TABLE_SUFFIXES = (".xlsx", ".tsv", ".csv")
@@ -148,10 +150,21 @@ def answers_mismatch(predictions: Path, frame: pd.DataFrame, dataset: Dataset) -
     )
 
 
-def score_predictions(predictions: Path, data: str, output: Path | None, data_dir: Path) -> Scored:
-    """Score ``predictions`` on dataset ``data``; write eval's per-dataset files under
-    ``output`` (default: :func:`default_output`)."""
+def score_predictions(
+    predictions: Path,
+    data: str,
+    output: Path | None,
+    data_dir: Path,
+    judge: JudgeSpec | None = None,
+) -> Scored:
+    """Score ``predictions`` on dataset ``data`` (with ``judge`` where its metric uses one);
+    write eval's per-dataset files under ``output`` (default: :func:`default_output`)."""
+    require_judge([resolve_dataset(data)], judge)
     frame = read_predictions(predictions)
+    if judge is not None:  # a dead judge stops here, before the dataset is loaded
+        from vlmeval_core.judge.client import probe
+
+        probe(judge)
     if output is None:
         output = default_output(predictions, resolve_dataset(data).name)
     dataset = load_dataset(data, data_dir, output)
@@ -159,6 +172,6 @@ def score_predictions(predictions: Path, data: str, output: Path | None, data_di
     if warning is not None:
         print(warning, file=sys.stderr, flush=True)
     result = evaluate_dataset(
-        dataset, frame, output, model_name(predictions, dataset.name), predictions
+        dataset, frame, output, model_name(predictions, dataset.name), predictions, judge
     )
     return Scored(dataset.name, result.scores, output / dataset.name)

@@ -5,7 +5,10 @@ files: rank 0's merge after the ranks predicted (:mod:`vlmeval_core.run_datasets
 and ``vlmeval score`` of predictions made elsewhere both call it. A registered
 benchmark is scored with its metric (VLMEvalKit's rule for it), anything else by
 its kind (:func:`vlmeval_core.scoring.score_dataset`); the files are
-:func:`vlmeval_core.report.write_dataset_results`'s. Torch-free.
+:func:`vlmeval_core.report.write_dataset_results`'s. With a judge (``--judge``), it is asked
+here, through :class:`vlmeval_core.judge.client.Judge`, its answers kept in
+``<dataset>/judge-cache.jsonl`` as they arrive; the predictions are already on disk (the
+checkpoints, or the file ``vlmeval score`` reads), so no judge failure loses one. Torch-free.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ import pandas as pd
 from vlmeval_core.checkpoints import ITEM_FIELDS
 from vlmeval_core.datasets.tsv import Dataset
 from vlmeval_core.errors import UsageError
+from vlmeval_core.judge.spec import JudgeSpec
 from vlmeval_core.report import DROPPED_COLUMNS, write_dataset_results
 from vlmeval_core.scoring import score_dataset
 from vlmeval_core.scoring.common import ScoreResult, as_text
@@ -27,17 +31,41 @@ image count, generated tokens and finish reason."""
 
 
 def evaluate_dataset(
-    dataset: Dataset, predictions: pd.DataFrame, output: Path, model_name: str, origin: str | Path
+    dataset: Dataset,
+    predictions: pd.DataFrame,
+    output: Path,
+    model_name: str,
+    origin: str | Path,
+    judge: JudgeSpec | None = None,
 ) -> ScoreResult:
-    """Join ``predictions`` to ``dataset``'s items (:func:`join_predictions`), score them and
-    write the results to ``<output>/<dataset>/`` under ``model_name``'s file names."""
-    result = score_dataset(
-        dataset.kind,
-        join_predictions(dataset, predictions, origin),
-        dataset.metric,
-        dataset.metric_options,
-    )
-    write_dataset_results(output, model_name, dataset.name, result)
+    """Join ``predictions`` to ``dataset``'s items (:func:`join_predictions`), score them (with
+    ``judge`` where the metric uses one) and write the results to ``<output>/<dataset>/``
+    under ``model_name``'s file names (and the judge's, when it was asked)."""
+    frame = join_predictions(dataset, predictions, origin)
+    if judge is None:
+        result = score_dataset(dataset.kind, frame, dataset.metric, dataset.metric_options)
+        write_dataset_results(output, model_name, dataset.name, result)
+        return result
+    from vlmeval_core.judge.cache import CACHE_FILE, JudgeCache
+    from vlmeval_core.judge.client import Judge
+
+    asker = Judge(judge, JudgeCache(Path(output) / dataset.name / CACHE_FILE))
+    try:
+        result = score_dataset(
+            dataset.kind, frame, dataset.metric, dataset.metric_options, judge=asker
+        )
+    finally:
+        asker.close()
+    judged = "judge_fallbacks" in result.scores
+    if judged:
+        result.scores["judge"] = {
+            "model": judge.model,
+            "base_url": judge.base_url,
+            "requests": asker.requests,
+            "failed_requests": asker.failed_requests,
+            "models": asker.server_models,
+        }
+    write_dataset_results(output, model_name, dataset.name, result, judge.model if judged else None)
     return result
 
 

@@ -81,15 +81,21 @@ class RunIdentity:
     seed: int
     shards: int = 1
     """The run's number of shards: another N would give some items to no shard or two."""
+    judge: dict[str, Any] | None = None
+    """The judge asked when scoring (model, base URL, extra fields; never a key): another
+    judge can change a score, so it is another run."""
 
     def to_dict(self) -> dict[str, Any]:
-        """As identity.json holds it; an unsharded run's has no ``shards`` (as before them)."""
+        """As identity.json holds it; an unsharded run's has no ``shards``, an unjudged run's
+        no ``judge`` (as before them, so that those runs resume)."""
         raw = dataclasses.asdict(self)
         for dataset in raw["datasets"].values():
             if dataset["video"] is None:  # an image dataset's, as before videos
                 del dataset["video"]
         if raw["shards"] == 1:
             del raw["shards"]
+        if raw["judge"] is None:
+            del raw["judge"]
         return raw
 
 
@@ -102,6 +108,7 @@ def run_identity(plan: Plan) -> RunIdentity:
         device=plan.device,
         seed=plan.seed,
         shards=plan.shards,
+        judge=None if plan.judge is None else plan.judge.asked,
     )
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import dataclasses
 import os
 import platform
+from collections.abc import Mapping
 from importlib import metadata
 from typing import Any
 
@@ -85,6 +86,7 @@ def build_manifest(
     datasets: dict[str, dict[str, Any]],
     wall_s: dict[str, float],
     server_models: Any = None,
+    datasets_scores: Mapping[str, Mapping[str, Any]] | None = None,
 ) -> dict[str, Any]:
     """The manifest of a finished run.
 
@@ -93,7 +95,9 @@ def build_manifest(
     commit a hub model resolved to; ``attempts`` every launch with its own ranks, batch size
     and limit, and its exit (null: killed outright, unknown). An endpoint run adds
     ``endpoint``: its base URL (never a key), extra fields, concurrency, timeout and
-    the server's ``/models`` answer (``server_models``). ``wall_s`` is this
+    the server's ``/models`` answer (``server_models``); a judged run ``judge``: its settings
+    (never a key) and its server's ``/models`` answer (from ``datasets_scores``, the scores of
+    the datasets it judged). ``wall_s`` is this
     attempt's; ``wall_s.all_attempts`` sums node 0's attempts whose end is known.
     """
     run_dir = plan.run_dir
@@ -114,6 +118,7 @@ def build_manifest(
         "endpoint": None
         if plan.endpoint is None
         else {**dataclasses.asdict(plan.endpoint), "models": server_models},
+        **judge_record(plan, datasets_scores),
         "datasets": datasets,
         "device": plan.device,
         "world_size": world_size,
@@ -121,3 +126,15 @@ def build_manifest(
         "attempts": history,
         "wall_s": {**wall_s, "all_attempts": attempts.total_wall_s(history)},
     }
+
+
+def judge_record(
+    plan: Plan, datasets_scores: Mapping[str, Mapping[str, Any]] | None
+) -> dict[str, Any]:
+    """``{"judge": …}`` for a judged run's manifest: the plan's judge and the ``/models``
+    answer of its server as scoring found it; ``{}`` for a run without a judge."""
+    if plan.judge is None:
+        return {}
+    found = [s["judge"] for s in (datasets_scores or {}).values() if "judge" in s]
+    models = found[0].get("models") if found else None
+    return {"judge": {**dataclasses.asdict(plan.judge), "models": models}}

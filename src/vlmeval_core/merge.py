@@ -64,7 +64,9 @@ def merge_and_score(plan: Plan, dataset: Dataset, dataset_dir: Path) -> dict[str
         }
     )
     origin = dataset_dir / SHARDS_DIR
-    return evaluate_dataset(dataset, predictions, plan.run_dir, plan.model.name, origin).scores
+    return evaluate_dataset(
+        dataset, predictions, plan.run_dir, plan.model.name, origin, plan.judge
+    ).scores
 
 
 def merge_ready(

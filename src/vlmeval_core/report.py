@@ -94,15 +94,22 @@ def result_stem(model_name: str, dataset_name: str) -> str:
 
 
 def write_dataset_results(
-    run_dir: Path, model_name: str, dataset_name: str, result: ScoreResult
+    run_dir: Path,
+    model_name: str,
+    dataset_name: str,
+    result: ScoreResult,
+    judge: str | None = None,
 ) -> None:
     """Write predictions.jsonl, the xlsx, the score table and scores.json of one dataset.
 
+    A ``judge`` that was asked names the xlsx and the tables too:
+    ``<model>_<dataset>_<judge>.xlsx`` and ``…_<judge><suffix>.csv``, so results of
+    different judges (and of the rules alone) never overwrite one another.
     scores.json is written last, so its presence means the other three are the
     same scoring's.
     """
     out = Path(run_dir) / dataset_name
-    stem = result_stem(model_name, dataset_name)
+    stem = result_stem(model_name, dataset_name) + (f"_{slug(judge)}" if judge else "")
     items = result.items
     if len(items):
         items = items.sort_values("index", kind="mergesort")
@@ -133,6 +140,11 @@ def write_dataset_results(
         )
     else:
         write_json(out / f"{stem}{result.table_suffix}.json", _plain(table))
+    for suffix, more in result.more_tables.items():
+        write_atomic_with(
+            out / f"{stem}{suffix}.csv",
+            lambda handle, more=more: more.to_csv(handle, index=False, quoting=csv.QUOTE_ALL),
+        )
     write_json(out / SCORES_FILE, _plain(result.scores))
 
 

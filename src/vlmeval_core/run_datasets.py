@@ -134,7 +134,14 @@ def write_results(
     write_manifest(
         plan.run_dir,
         build_manifest(
-            plan, node, info.world_size, backend.commit, data_info, wall, backend.server_models
+            plan,
+            node,
+            info.world_size,
+            backend.commit,
+            data_info,
+            wall,
+            backend.server_models,
+            scores,
         ),
     )
     log(info, f"results in {plan.run_dir}")

@@ -13,12 +13,15 @@ what it reads. Torch-free. Version 1::
                "backend": "transformers|api", "processor", "prompt_family", "images"},
      "datasets": [{"name", "path", "kind"}],
      "device": "cuda|cpu", "output_dir", "run_name", "limit", "seed",
-     "endpoint": null | {"base_url", "extra", "concurrency", "timeout_s", "max_response_bytes"}}
+     "endpoint": null | {"base_url", "extra", "concurrency", "timeout_s", "max_response_bytes"},
+     "judge": null | {"model", "base_url", "extra", "concurrency", "timeout_s"}}
 
 ``model.backend`` picks who answers (:data:`vlmeval_core.backends.BACKENDS`), and nothing
 else does; ``endpoint`` holds only the api backend's settings, given exactly when the backend
 is ``"api"``, when ``model.source`` is null (no weights here). Such a run names the model as
 the server knows it in ``model.name`` and ``model.path``; the API key is never part of the plan.
+``judge`` is the judge model of ``--judge`` (:mod:`vlmeval_core.judge.spec`; null: the rules
+alone), asked when the datasets are scored; its key is never part of the plan either.
 
 ``model`` is a model record (:mod:`vlmeval_core.models.record`): the registry's,
 with the flags applied. ``output_dir`` is the volume's root; results go to :attr:`Plan.run_dir`,
@@ -43,6 +46,7 @@ from vlmeval_core.datasets.registry import DatasetRef
 from vlmeval_core.endpoint import options as endpoint_options
 from vlmeval_core.errors import UsageError
 from vlmeval_core.files import write_json
+from vlmeval_core.judge.spec import JudgeSpec
 from vlmeval_core.models.record import ModelSpec
 from vlmeval_core.run_names import SAFE_NAME_PATTERN
 from vlmeval_core.schema import DTYPES, STRICT, NonEmpty, Positive
@@ -91,6 +95,8 @@ class Plan:
     endpoint: EndpointSpec | None = None
     shards: Annotated[int, Field(ge=1, le=SHARDS_LIMIT)] = 1
     """Independent jobs the run is split into (``--shard I/N``; :mod:`vlmeval_core.shards`)."""
+    judge: JudgeSpec | None = None
+    """The judge model asked where the rules cannot read an answer (``--judge``)."""
     schema: Literal[1] = SCHEMA_VERSION
 
     def __post_init__(self) -> None:
@@ -111,8 +117,11 @@ class Plan:
         return Path(self.output_dir) / slug(self.model.name) / self.run_name
 
     def to_dict(self) -> dict[str, Any]:
+        """plan.json's content; a run without a judge has no ``judge`` (as before judges)."""
         raw = dataclasses.asdict(self)
         raw["datasets"] = [ref.to_dict() for ref in self.datasets]  # an image one: 3 fields
+        if raw["judge"] is None:
+            del raw["judge"]
         return {"schema": raw.pop("schema"), **raw}
 
     def write(self) -> Path:

@@ -298,6 +298,27 @@ DATASETS: dict[str, DatasetEntry] = {
             prompt="question",
             columns=("category",),
         ),
+        # ------------------------------------------------ judged (a judge model scores them)
+        _vlmevalkit(
+            "MathVista_MINI",
+            "vqa",
+            "mathvista_accuracy",
+            f"{_OPENCOMPASS}/VLMEval/MathVista_MINI.tsv",
+            "f199b98e178e5a2a20e7048f5dcb0464",
+            "math reasoning in visual contexts, testmini (1000); needs --judge",
+            prompt="question",
+            columns=("question_type", "answer_type", "choices", "answer_option", "task", "skills"),
+        ),
+        _vlmevalkit(
+            "MMVet",
+            "vqa",
+            "mmvet_score",
+            f"{_OPENCOMPASS}/VLMEval/MMVet.tsv",
+            "748aa6d4aa9d4de798306a63718455e3",
+            "integrated capabilities, open answers graded 0-1; needs --judge",
+            prompt="question",
+            columns=("category",),
+        ),
     ]
 }
 

@@ -316,6 +316,18 @@ class EndpointClient:
         reply = await self._send("POST", "chat/completions", body, run_level=True)
         return completion_of(reply)
 
+    async def text_async(self, text: str, **fields: Any) -> Completion:
+        """One text-only user turn (a judge's prompt) with ``fields`` (``temperature``,
+        ``max_tokens`` …) and the extra fields: sent, bounded and refused as
+        :meth:`answer_async`'s requests are."""
+        body = {
+            "model": self.model,
+            "messages": [{"role": "user", "content": [{"type": "text", "text": text}]}],
+            **fields,
+            **self.endpoint.extra,
+        }
+        return completion_of(await self._send("POST", "chat/completions", body, run_level=True))
+
     def close(self) -> None:
         self._loop.run(self._http.aclose())
 

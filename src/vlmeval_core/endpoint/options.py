@@ -68,58 +68,57 @@ def _shown(raw: str) -> str:
     return re.sub(r"//[^/@]*@", "//", shown)
 
 
-def base_url(raw: str) -> str:
+def base_url(raw: str, flag: str = "--api-base") -> str:
     """``--api-base`` as requests use it: http(s), a host, no credentials, no trailing ``/``.
 
     The base is what the OpenAI SDK calls ``base_url``: requests go to
-    ``<base>/chat/completions``, so it usually ends in ``/v1``.
+    ``<base>/chat/completions``, so it usually ends in ``/v1``. ``flag``: the flag errors
+    name (``--judge-base`` for the judge's server).
     """
     try:
         parts = urlsplit(raw.strip())
         parts.port  # noqa: B018 (raises ValueError for a port that is not a number)
     except ValueError as exc:
-        raise UsageError(f"--api-base {_shown(raw)!r} is not a URL ({exc})") from None
+        raise UsageError(f"{flag} {_shown(raw)!r} is not a URL ({exc})") from None
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise UsageError(
-            f"--api-base {_shown(raw)!r} is not an http(s) URL with a host: "
+            f"{flag} {_shown(raw)!r} is not an http(s) URL with a host: "
             "give the server's OpenAI base, e.g. http://127.0.0.1:8000/v1"
         )
     if parts.username is not None or parts.password is not None:
         raise UsageError(
-            "--api-base holds credentials (user:password@), which would be written to the "
+            f"{flag} holds credentials (user:password@), which would be written to the "
             "plan: drop them and put the key in OPENAI_API_KEY or VLMEVAL_API_KEY"
         )
     if parts.query or parts.fragment or "?" in raw or "#" in raw:
         raise UsageError(
-            f"--api-base {_shown(raw)} has a query string or fragment (?…, #…), which would "
+            f"{flag} {_shown(raw)} has a query string or fragment (?…, #…), which would "
             "be written to the plan and end up inside every request's path: drop it; put a "
             "key in VLMEVAL_API_KEY or OPENAI_API_KEY, other request fields in --api-extra"
         )
     return parts.geturl().rstrip("/")
 
 
-def extra_fields(raw: str | None) -> dict[str, Any]:
-    """``--api-extra``: a JSON object of fields added to every request."""
+def extra_fields(raw: str | None, flag: str = "--api-extra") -> dict[str, Any]:
+    """``--api-extra`` (or ``flag``): a JSON object of fields added to every request."""
     if raw is None or not raw.strip():
         return {}
     try:
         value = json.loads(raw)
     except json.JSONDecodeError as exc:
-        raise UsageError(
-            f"--api-extra {raw!r} is not JSON ({exc}); e.g. '{{\"top_k\": 1}}'"
-        ) from None
+        raise UsageError(f"{flag} {raw!r} is not JSON ({exc}); e.g. '{{\"top_k\": 1}}'") from None
     if not isinstance(value, dict):
-        raise UsageError(f"--api-extra {raw!r} must be a JSON object, e.g. '{{\"top_k\": 1}}'")
+        raise UsageError(f"{flag} {raw!r} must be a JSON object, e.g. '{{\"top_k\": 1}}'")
     reserved = sorted(RESERVED_FIELDS & value.keys())
     if reserved:
         raise UsageError(
-            f"--api-extra sets {', '.join(reserved)}, which vlmeval sets itself for every "
+            f"{flag} sets {', '.join(reserved)}, which vlmeval sets itself for every "
             "request: leave them out (the model is -m)"
         )
     secret = sorted(name for name in value if SECRET_FIELD.search(name))
     if secret:
         raise UsageError(
-            f"--api-extra sets {', '.join(secret)}, which would write a secret to the plan: "
+            f"{flag} sets {', '.join(secret)}, which would write a secret to the plan: "
             "put the key in VLMEVAL_API_KEY or OPENAI_API_KEY (sent as Authorization: Bearer)"
         )
     return value

@@ -59,12 +59,14 @@ def score_dataset(
     frame: pd.DataFrame,
     metric: str | None = None,
     options: Mapping[str, Any] | None = None,
+    judge: Any = None,
 ) -> ScoreResult:
     """Score a dataset's items with the metric ``metric`` of ``kind`` (its default when None),
     their predictions and answers as VLMEvalKit's ``evaluate()`` reads them from its result file
-    (:func:`~vlmeval_core.datasets.cells.as_evaluate_reads`: an "N/A" prediction is "nan").
+    (:func:`~vlmeval_core.datasets.cells.as_evaluate_reads`: an "N/A" prediction is "nan"),
+    with ``judge`` where the metric uses one (:func:`score_frame`).
     The result's items keep the predictions and answers as given."""
-    result = score_frame(metric_for(kind, metric), as_evaluate_reads(frame), options)
+    result = score_frame(metric_for(kind, metric), as_evaluate_reads(frame), options, judge)
     given = frame.set_index("index")
     for column in ("prediction", "answer"):
         if column in given.columns:

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -40,13 +40,15 @@ class ScoreResult:
     overall, n, unparsed, errors, and what the metric adds). ``table``: what
     VLMEvalKit writes for this benchmark, as ``<model>_<dataset><table_suffix>``
     (the metric's ``suffix``: ``_acc`` or ``_score``) with ``.csv`` for a frame
-    and ``.json`` for a dict (OCRBench's ``_score.json``).
+    and ``.json`` for a dict (OCRBench's ``_score.json``); ``more_tables``: further ``.csv``
+    tables by suffix (MMVet's ``_score_fine``).
     """
 
     items: pd.DataFrame
     scores: dict[str, Any]
     table: pd.DataFrame | dict[str, Any]
     table_suffix: str
+    more_tables: dict[str, pd.DataFrame] = field(default_factory=dict)
 
 
 def is_missing(value: Any) -> bool:

@@ -30,12 +30,14 @@ class Summary:
     ``scores``: ``overall`` and the figures the metric adds (the driver adds
     ``metric``, ``n``, ``unparsed``, ``errors``, ``reference``). ``table``:
     VLMEvalKit's result table (a frame -> ``.csv``, a dict -> ``.json``).
-    ``items``: the items with columns the summary adds, when it adds any.
+    ``items``: the items with columns the summary adds, when it adds any. ``more_tables``:
+    VLMEvalKit's further tables by suffix (MMVet's ``_score_fine``).
     """
 
     scores: dict[str, Any]
     table: pd.DataFrame | dict[str, Any]
     items: pd.DataFrame | None = None
+    more_tables: Mapping[str, pd.DataFrame] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -54,6 +56,9 @@ class Metric:
     the metric of a dataset of ``kind`` that names none. ``options``: the
     defaults of the options ``credit`` and ``summarise`` read. ``resampling``:
     what a bootstrap resample draws and how it is scored (the confidence intervals).
+    ``judged(items, judge)``: every item's reading with a judge (the rules first, the judge
+    for the rest; :mod:`vlmeval_core.judge`), None when the metric uses none;
+    ``needs_judge``: it cannot be scored without one (MathVista, MMVet).
     """
 
     name: str
@@ -68,3 +73,5 @@ class Metric:
     kind_default: bool = False
     options: Mapping[str, Any] = field(default_factory=dict)
     resampling: Resampling = PER_ITEM
+    judged: Callable[[pd.DataFrame, Any], Any] | None = None
+    needs_judge: bool = False

@@ -8,8 +8,26 @@ are to VLMEvalKit main at :data:`~vlmeval_core.scoring.metric.REFERENCE_COMMIT`.
 
 from __future__ import annotations
 
+import importlib
+from collections.abc import Callable
+from typing import Any
+
+import pandas as pd
+
 from vlmeval_core.errors import UsageError
-from vlmeval_core.scoring import circular, hallusion, mcq, mme, mmmu, ocrbench, pope, vqa, yorn
+from vlmeval_core.scoring import (
+    circular,
+    hallusion,
+    mathvista,
+    mcq,
+    mme,
+    mmmu,
+    mmvet,
+    ocrbench,
+    pope,
+    vqa,
+    yorn,
+)
 from vlmeval_core.scoring import vqa_metrics as partial
 from vlmeval_core.scoring.metric import REFERENCE_COMMIT, Metric
 from vlmeval_core.scoring.weighted import PER_ITEM_CREDIT
@@ -17,6 +35,18 @@ from vlmeval_core.scoring.weighted import PER_ITEM_CREDIT
 
 def _ref(what: str) -> str:
     return f"VLMEvalKit {REFERENCE_COMMIT}: {what}"
+
+
+def _judged(rule: str) -> Callable[[pd.DataFrame, Any], Any]:
+    """The judged reading ``"<module>:<function>"`` of :mod:`vlmeval_core.judge`, imported on
+    use (those modules build on this package's rules, so they cannot be imported here)."""
+    module, name = rule.split(":")
+
+    def read(items: pd.DataFrame, judge: Any) -> Any:
+        return getattr(importlib.import_module(f"vlmeval_core.judge.{module}"), name)(items, judge)
+
+    read.__qualname__ = read.__name__ = name
+    return read
 
 
 _MCQ_RULE = "can_infer (vlmeval/utils/matching_util.py)"
@@ -33,6 +63,7 @@ TABLE: tuple[Metric, ...] = (
         "_acc",
         _ref(f"{_MCQ_RULE}, mcq_vanilla_eval and report_acc (multiple_choice.py)"),
         kind_default=True,
+        judged=_judged("mcq:judged_options"),
     ),
     Metric(
         "accuracy",
@@ -43,6 +74,7 @@ TABLE: tuple[Metric, ...] = (
         "_score",
         _ref(f"{_YORN_RULE}, ImageYORNDataset.evaluate and default_rating"),
         kind_default=True,
+        judged=_judged("yorn:judged_yes_no"),
     ),
     Metric(
         "exact_match",
@@ -64,6 +96,7 @@ TABLE: tuple[Metric, ...] = (
         "_acc",
         _ref(f"{_MCQ_RULE}, mcq_circular_eval and report_acc (multiple_choice.py)"),
         resampling=circular.CIRCULAR_RESAMPLING,
+        judged=_judged("mcq:judged_circular"),
     ),
     Metric(
         "mmmu_accuracy",
@@ -86,6 +119,7 @@ TABLE: tuple[Metric, ...] = (
         _ref(f"{_YORN_RULE} and MME_rating"),
         out_of=2800,
         resampling=mme.MME_RESAMPLING,
+        judged=_judged("yorn:judged_yes_no"),
     ),
     Metric(
         "pope_f1",
@@ -96,6 +130,7 @@ TABLE: tuple[Metric, ...] = (
         "_score",
         _ref(f"{_YORN_RULE} and POPE_rating"),
         resampling=pope.POPE_RESAMPLING,
+        judged=_judged("yorn:judged_yes_no"),
     ),
     Metric(
         "hallusion_accuracy",
@@ -106,6 +141,7 @@ TABLE: tuple[Metric, ...] = (
         "_score",
         _ref(f"{_YORN_RULE} and Hallusion_rating"),
         resampling=hallusion.HALLUSION_RESAMPLING,
+        judged=_judged("yorn:judged_yes_no"),
     ),
     Metric(
         "vqa_score",
@@ -153,8 +189,35 @@ TABLE: tuple[Metric, ...] = (
         out_of=1000,
         resampling=ocrbench.OCRBENCH_RESAMPLING,
     ),
+    Metric(
+        "mathvista_accuracy",
+        "vqa",
+        mathvista.prefetch_reading,
+        mathvista.mathvista_credit,
+        mathvista.summarise_mathvista,
+        "_score",
+        _ref("MathVista_auxeval, post_check and MathVista_acc (utils/mathvista.py)"),
+        judged=_judged("mathvista:judged_answers"),
+        needs_judge=True,
+    ),
+    Metric(
+        "mmvet_score",
+        "vqa",
+        mmvet.no_rule,
+        mmvet.mmvet_credit,
+        mmvet.summarise_mmvet,
+        "_score",
+        _ref("MMVet_auxeval and MMVet_acc (utils/mmvet.py)"),
+        partial_credit=True,
+        resampling=PER_ITEM_CREDIT,
+        judged=_judged("mmvet:judged_scores"),
+        needs_judge=True,
+    ),
 )
-"""Every metric; (kind, name) is unique, and each kind has one ``kind_default``."""
+"""Every metric; (kind, name) is unique, and each kind has one ``kind_default``. An entry
+with ``judged`` asks a judge, when the run has one, for the items its rules cannot read (MMMU's
+and the VQA metrics' never do: VLMEvalKit's MMMU preprocessing and its VQA metrics are rules);
+one with ``needs_judge`` cannot be scored without (MathVista, MMVet)."""
 
 KIND_DEFAULTS: dict[str, Metric] = {m.kind: m for m in TABLE if m.kind_default}
 """Dataset kind -> the metric of a dataset that names none."""

@@ -109,9 +109,11 @@ class VisionLanguageModel:
             "revision": spec.revision,
             "trust_remote_code": spec.trust_remote_code,
         }
-        self.system_prompt = FAMILIES[spec.prompt_family].system_prompt
+        self.family = FAMILIES[spec.prompt_family]
+        self.system_prompt = self.family.system_prompt
+        settings = self.family.processor_kwargs(spec.processor)
         try:
-            self.processor = AutoProcessor.from_pretrained(spec.path, **common, **spec.processor)
+            self.processor = AutoProcessor.from_pretrained(spec.path, **common, **settings)
         except Exception as exc:
             raise _load_error(spec, "processor", exc) from exc
         if not hasattr(self.processor, "apply_chat_template") or not getattr(
@@ -162,7 +164,7 @@ class VisionLanguageModel:
         """
         options: dict[str, Any] = {"padding": True}
         if processor:
-            options.update({**self.spec.processor, **processor})
+            options.update(self.family.processor_kwargs({**self.spec.processor, **processor}))
         conversations = [conversation(messages, self.system_prompt) for messages in batch]
         inputs = self.processor.apply_chat_template(
             conversations,

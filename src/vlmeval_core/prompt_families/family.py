@@ -35,6 +35,9 @@ Builder = Callable[[Mapping[str, Any], Benchmark, list[Any]], list[Message] | No
 """``(row, benchmark, images) -> messages``, or None where VLMEvalKit's class declines
 (``use_custom_prompt`` is False) and the dataset's prompt is used."""
 
+Settings = Mapping[str, Any]
+"""Processor settings, as VLMEvalKit gives them (a record's, a dataset's)."""
+
 Arranger = Callable[[list[Message], Benchmark], list[Message]]
 """``(messages, benchmark) -> messages``: what the class's ``generate_inner`` makes of the
 prompt's messages before its model sees them (InternVL's ``reorganize_prompt``)."""
@@ -45,8 +48,9 @@ class PromptFamily:
     """A model family's prompts: its ``build`` (None: always the dataset's prompt), its
     ``arrange`` of the messages on their way to the model (None: as built, for this
     family's prompts and the dataset's alike), the system prompt its VLMEvalKit class
-    puts before every conversation (None: none), and processor settings its class
-    changes for one dataset (dataset name -> settings over the model record's).
+    puts before every conversation (None: none), processor settings its class changes
+    for one dataset (dataset name -> settings over the model record's), and how the
+    installed transformers takes such settings (``as_processor_kwargs``: None, as given).
     ``reference`` names the VLMEvalKit code (main, e8e78f05) it follows."""
 
     name: str
@@ -54,7 +58,12 @@ class PromptFamily:
     build: Builder | None = None
     arrange: Arranger | None = None
     system_prompt: str | None = None
-    processor_by_dataset: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    processor_by_dataset: Mapping[str, Settings] = field(default_factory=dict)
+    as_processor_kwargs: Callable[[Settings], dict[str, Any]] | None = None
+
+    def processor_kwargs(self, settings: Settings) -> dict[str, Any]:
+        """``settings`` as ``from_pretrained`` and a processor call take them."""
+        return self.as_processor_kwargs(settings) if self.as_processor_kwargs else dict(settings)
 
 
 def present(row: Mapping[str, Any], key: str) -> bool:

@@ -15,6 +15,7 @@ from vlmeval_core.prompt_families.family import (
     Benchmark,
     Message,
     PromptFamily,
+    Settings,
     cn_string,
     hint,
     images_then,
@@ -58,15 +59,29 @@ def build(row: Mapping[str, Any], benchmark: Benchmark, images: list[Any]) -> li
 
 
 PROCESSOR_BY_DATASET = {"OCRBench": {"min_pixels": 10 * 10 * 28 * 28}}
+PIXEL_EDGES = {"min_pixels": "shortest_edge", "max_pixels": "longest_edge"}
+
+
+def pixels_as_size(settings: Settings) -> dict[str, Any]:
+    """VLMEvalKit's ``min_pixels``/``max_pixels`` as the image processor's ``size``
+    (``shortest_edge``/``longest_edge``, in pixels): what transformers takes at load and
+    at call; the pixel keys it deprecates (at call, and at load they become call
+    defaults)."""
+    kwargs = {k: v for k, v in settings.items() if k not in PIXEL_EDGES}
+    size = {edge: settings[key] for key, edge in PIXEL_EDGES.items() if key in settings}
+    return {**kwargs, "size": size} if size else kwargs
+
 
 QWEN2_VL = PromptFamily(
     "qwen2-vl",
     "vlmeval/vlm/qwen2_vl/prompt.py Qwen2VLPromptMixin",
     build,
     processor_by_dataset=PROCESSOR_BY_DATASET,
+    as_processor_kwargs=pixels_as_size,
 )
 QWEN2_5_VL = PromptFamily(
     "qwen2.5-vl",
     "vlmeval/config.py Qwen2.5-VL-*: Qwen2VLChat(use_custom_prompt=False)",
     processor_by_dataset=PROCESSOR_BY_DATASET,
+    as_processor_kwargs=pixels_as_size,
 )

@@ -143,7 +143,7 @@ def dataset_identity(ref: DatasetRef) -> DatasetIdentity:
         from vlmeval_core.datasets.download import source_of
 
         return DatasetIdentity(entry.kind, "download", entry.prompt_style, source_of(entry).md5)
-    return DatasetIdentity(entry.kind, entry.source, entry.prompt_style, None)
+    return DatasetIdentity(entry.kind, entry.source, entry.prompt_style, None, _video_identity(ref))
 
 
 def _video_identity(ref: DatasetRef) -> dict[str, Any] | None:

@@ -2,7 +2,8 @@
 
 A registered synthetic dataset is generated into the data dir (or, when that
 is read-only, into the run dir), unless the file there already has the md5 of the
-generated set; a registered download is fetched into the
+generated set (ShapesVideo: its videos too, :mod:`vlmeval_core.datasets.shapes_video`); a
+registered download is fetched into the
 data dir and checked (:mod:`vlmeval_core.datasets.download`); a local TSV is
 used where it lies.
 """
@@ -12,7 +13,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from vlmeval_core.datasets import download, shapes
+from vlmeval_core.datasets import download, shapes, shapes_video
 from vlmeval_core.datasets.registry import DATASETS, DatasetRef
 from vlmeval_core.errors import UsageError
 from vlmeval_core.files import file_md5, remove_leftover_temps, write_atomic
@@ -56,6 +57,8 @@ def ensure_on_disk(ref: DatasetRef, data_dir: Path, run_dir: Path, seed: int) ->
     entry = DATASETS[ref.name]
     if entry.source == "download":
         return download.ensure_dataset(entry, data_dir).path
+    if entry.video:
+        return shapes_video.ensure(path.parent, seed)
     expected = shapes.GENERATED_MD5.get(ref.name) if seed == 0 else None
     if expected is not None and path.is_file() and file_md5(path) == expected:
         return path  # current: checked by md5, not generated again

@@ -68,6 +68,8 @@ class DatasetEntry:
     text_index: bool = False
     skip_missing_images: bool = False
     columns: tuple[str, ...] = ()
+    video: bool = False
+    """Items are videos (a ``video`` column), sampled by ``--nframe`` or ``--fps``."""
 
     @property
     def file_name(self) -> str:
@@ -161,6 +163,14 @@ DATASETS: dict[str, DatasetEntry] = {
             "exact_match",
             "synthetic",
             "rendered shapes: colour, shape and count, one word",
+        ),
+        DatasetEntry(
+            "ShapesVideo",
+            "mcq",
+            "accuracy",
+            "synthetic",
+            "moving shapes, 4 s videos: direction, order of appearance, count; 4 options",
+            video=True,
         ),
         # ------------------------------------------------ multiple choice
         _mmbench("MMBench_DEV_EN", "b6caf1133a01c6bb705cf753bb527ed8", "MMBench v1.0 dev, English"),
@@ -366,13 +376,17 @@ class DatasetRef:
 def resolve_dataset(spec: str, nframe: int | None = None, fps: float | None = None) -> DatasetRef:
     """Resolve a ``--data`` value; an unknown name raises UsageError naming the closest ones.
 
-    ``nframe``/``fps`` (``--nframe``/``--fps``) apply to a video TSV only; a video TSV
+    ``nframe``/``fps`` (``--nframe``/``--fps``) apply to a video dataset only; one
     without either resolves too (``vlmeval score`` needs no frames), which ``vlmeval eval``
     refuses (:func:`check_frames`).
     """
+    if nframe is not None and fps is not None:
+        raise UsageError("--nframe and --fps: give one, not both (VLMEvalKit's rule)")
     registered = find_name(spec, DATASETS)
     if registered is not None:
         entry = DATASETS[registered]
+        if entry.video:
+            return DatasetRef(entry.name, None, entry.kind, True, nframe, fps)
         return DatasetRef(entry.name, None, entry.kind)
     path_text, kind, video = spec, None, False
     head, sep, tail = spec.rpartition(":")
@@ -386,8 +400,6 @@ def resolve_dataset(spec: str, nframe: int | None = None, fps: float | None = No
             raise UsageError(f"--data {spec!r}: no such TSV file {str(path)!r}")
         if not video:
             return DatasetRef(path.stem, str(path.resolve()), kind)
-        if nframe is not None and fps is not None:
-            raise UsageError("--nframe and --fps: give one, not both (VLMEvalKit's rule)")
         return DatasetRef(path.stem, str(path.resolve()), None, True, nframe, fps)
     raise UsageError(
         f"--data {spec!r} is not a registered dataset or a .tsv file{suggest(spec, DATASETS)}; "

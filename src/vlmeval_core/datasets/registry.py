@@ -372,7 +372,6 @@ class DatasetRef:
         return raw
 
 
-
 def resolve_dataset(spec: str, nframe: int | None = None, fps: float | None = None) -> DatasetRef:
     """Resolve a ``--data`` value; an unknown name raises UsageError naming the closest ones.
 

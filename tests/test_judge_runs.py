@@ -14,7 +14,7 @@ import pytest
 from click.testing import CliRunner
 
 from catalog_fixtures import md5_of, png_b64, tsv_bytes
-from misbehaving_server import MisbehavingServer, Step, completion
+from misbehaving_server import MODELS_ANSWER, MisbehavingServer, Step, completion
 from vlmeval_core.judge.cache import CACHE_FILE
 from vlmeval_launcher.cli import main
 
@@ -81,6 +81,7 @@ def test_score_with_a_judge_writes_its_files_and_a_rerun_asks_nothing(mmvet):
     assert scores["overall"] == pytest.approx(0.5)
     assert scores["judge"]["requests"] == 0 and scores["judge"]["model"] == "fake-judge"
     assert scores["judge_fallbacks"] == 0
+    assert scores["judge"]["models"] == MODELS_ANSWER  # the judge server's /models answer
     written = [p.read_bytes() for p in (mmvet / "out").rglob("*") if p.is_file()]
     assert not any(KEY.encode() in data for data in written)
 

@@ -16,6 +16,7 @@ from click.testing import CliRunner
 from catalog_fixtures import md5_of, png_b64, tsv_bytes
 from misbehaving_server import MODELS_ANSWER, MisbehavingServer, Step, completion
 from vlmeval_core.judge.cache import CACHE_FILE
+from vlmeval_core.summary_page import summary_markdown
 from vlmeval_launcher.cli import main
 
 KEY = "sk-judge-secret-0123456789"
@@ -104,8 +105,10 @@ def test_unparsable_answers_are_retried_five_times_then_score_zero_and_are_count
     assert len(temperatures) == 5 * N and sorted(set(temperatures)) == [0, 0.5, 1.0, 1.5, 2.0]
     scores = scores_of(mmvet)
     assert scores["judge_fallbacks"] == N and scores["overall"] == 0.0
-    summary = json.loads((mmvet / "out" / "MMVet" / "scores.json").read_text())
-    assert summary["judge"]["requests"] == 5 * N
+    assert scores["judge"]["requests"] == 5 * N
+    page = summary_markdown({"model": "m", "run": "r", "datasets": {}}, {"MMVet": scores})
+    assert f"- judge fake-judge: {5 * N} requests this time;" in page
+    assert page.split("- judge fake-judge:")[1].splitlines()[0].endswith(f": {N}")
 
 
 def test_429_500_and_a_stall_are_retried_by_the_endpoint_client(mmvet):

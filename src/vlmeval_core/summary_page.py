@@ -107,6 +107,13 @@ def dataset_section(name: str, scores: Mapping[str, Any]) -> list[str]:
         f"- unparsed answers (given, not readable): {_md(scores.get('unparsed'))}",
         f"- item errors (no answer; predictions.jsonl says why): {_md(scores.get('errors'))}",
     ]
+    judge = scores.get("judge")
+    if isinstance(judge, Mapping):
+        lines.append(
+            f"- judge {_md(judge.get('model'))}: {_md(judge.get('requests'))} requests this "
+            f"time; answers it never gave in a readable form, given VLMEvalKit's fallback: "
+            f"{_md(scores.get('judge_fallbacks'))}"
+        )
     for key, heading in GROUP_TABLES:
         groups = scores.get(key)
         if isinstance(groups, Mapping) and groups:

@@ -263,6 +263,8 @@ class ShardStats:
     generated_tokens: int = 0
     batch_size: int = 0
     wall_s: float = 0.0
+    input_wait_s: float = 0.0
+    """Seconds the model waited for a batch's inputs (decoded, encoded) to be ready."""
 
 
 PromptOf = Callable[[int], tuple[str | None, int | None]]

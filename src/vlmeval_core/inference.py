@@ -13,9 +13,10 @@ finishes; :class:`Transformers` is this backend's entry of
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Executor, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -149,8 +150,10 @@ class BatchRunner:
         family: PromptFamily = FAMILIES[DEFAULT_FAMILY],
         images: str = "vlmevalkit",
         processor: Mapping[str, Any] | None = None,
+        decoders: Executor | None = None,
     ) -> None:
         self.model = model
+        self.decoders = decoders
         self.family = family
         self.image_handling = images
         self.encode_options = {"processor": processor} if processor else {}
@@ -168,13 +171,12 @@ class BatchRunner:
         good: list[int] = []
         items: list[list[Message]] = []
         failed: list[tuple[int, str]] = []
-        for position in positions:
-            try:
-                images = dataset.images(position, self.image_handling)
-                items.append(item_messages(self.family, dataset, position, images))
-                good.append(position)
-            except ItemImageError as exc:
-                failed.append((position, str(exc)))
+        for position, images in zip(positions, self._decoded(dataset, positions), strict=True):
+            if isinstance(images, ItemImageError):
+                failed.append((position, str(images)))
+                continue
+            items.append(item_messages(self.family, dataset, position, images))
+            good.append(position)
         if not items:
             return Prepared(good, items, None, failed)
         try:
@@ -194,6 +196,20 @@ class BatchRunner:
                 accepted.append((position, item))
         good, items = [p for p, _ in accepted], [item for _, item in accepted]
         return Prepared(good, items, self._encode(items) if items else None, failed)
+
+    def _decoded(self, dataset: Dataset, positions: list[int]) -> list[Any]:
+        """Each item's images (an ItemImageError for one that cannot be read); a video
+        dataset's are decoded by the ``decoders`` pool, a batch at a time, in order."""
+
+        def one(position: int) -> Any:
+            try:
+                return dataset.images(position, self.image_handling)
+            except ItemImageError as exc:
+                return exc
+
+        if self.decoders is None or not dataset.video:
+            return [one(p) for p in positions]
+        return list(self.decoders.map(one, positions))
 
     def _encode(self, items: list[list[Message]]) -> Any:
         """The model's inputs for ``items``, with the family's processor settings for the
@@ -272,6 +288,37 @@ def _release_cuda_memory() -> None:
         torch.cuda.empty_cache()
 
 
+DECODE_WORKERS = max(1, min(4, len(os.sched_getaffinity(0))))
+"""Threads decoding a video dataset's next batch (PyAV and Pillow release the GIL)."""
+
+
+def run_batches(
+    runner: BatchRunner,
+    dataset: Dataset,
+    chunks: Sequence[list[int]],
+    store: ShardStore,
+    overlap: bool = True,
+) -> None:
+    """Answer ``chunks`` in order, appending each to ``store``. With ``overlap`` the next
+    batch is decoded and encoded by a background thread while the model generates (one
+    batch ahead: memory for two batches at most); without, in line. The seconds the
+    model waited for its inputs add up in ``runner.stats.input_wait_s``."""
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="prefetch") as prefetcher:
+        upcoming = None
+        if overlap and chunks:
+            upcoming = prefetcher.submit(runner.prepare, dataset, chunks[0])
+        for number, chunk in enumerate(chunks):
+            waited = time.perf_counter()
+            prepared = upcoming.result() if upcoming is not None else runner.prepare(dataset, chunk)
+            runner.stats.input_wait_s += time.perf_counter() - waited
+            if overlap and number + 1 < len(chunks):
+                upcoming = prefetcher.submit(runner.prepare, dataset, chunks[number + 1])
+            results = runner.run(prepared)
+            store.append(sorted(results, key=lambda answer: answer.position))
+            runner.stats.errors += sum(1 for answer in results if answer.error)
+    runner.stats.input_wait_s = round(runner.stats.input_wait_s, 3)
+
+
 class Transformers:
     """The in-process backend: one model copy in this rank, answering batches.
 
@@ -333,19 +380,18 @@ class Transformers:
         the next batch's images are decoded and encoded by a background thread while the
         model generates."""
         processor = self.family.processor_by_dataset.get(dataset.name)
-        runner = BatchRunner(
-            self._model, self.max_new_tokens, self.batch_size, self.family, self.images, processor
-        )
-        chunks = list(batches(by_length(dataset, positions), self.batch_size))
-        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="prefetch") as prefetcher:
-            upcoming = prefetcher.submit(runner.prepare, dataset, chunks[0]) if chunks else None
-            for number in range(len(chunks)):
-                prepared = upcoming.result()
-                if number + 1 < len(chunks):
-                    upcoming = prefetcher.submit(runner.prepare, dataset, chunks[number + 1])
-                results = runner.run(prepared)
-                store.append(sorted(results, key=lambda answer: answer.position))
-                runner.stats.errors += sum(1 for answer in results if answer.error)
+        with ThreadPoolExecutor(DECODE_WORKERS, thread_name_prefix="decode") as decoders:
+            runner = BatchRunner(
+                self._model,
+                self.max_new_tokens,
+                self.batch_size,
+                self.family,
+                self.images,
+                processor,
+                decoders,
+            )
+            chunks = list(batches(by_length(dataset, positions), self.batch_size))
+            run_batches(runner, dataset, chunks, store)
         return runner.stats
 
     def width(self, stats: ShardStats) -> str:

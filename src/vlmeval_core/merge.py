@@ -30,6 +30,10 @@ def open_dataset(plan: Plan, data_dir: str | Path, index: int, warn: bool) -> Da
     ref = plan.datasets[index]
     path = dataset_path(ref, Path(data_dir), plan.run_dir, plan.seed)
     dataset = load_tsv(path, ref.name, ref.kind, warn=warn, video=ref.video, frames=ref.frames)
+    if ref.video:
+        from vlmeval_core.video.cache import CACHE_DIR, FrameCache  # PyAV: only for videos
+
+        dataset.frame_cache = FrameCache(plan.run_dir / ref.name / CACHE_DIR)
     if plan.limit is not None:
         dataset.frame = dataset.frame.iloc[: plan.limit].reset_index(drop=True)
     return dataset
@@ -92,6 +96,7 @@ def merge_run(run_dir: Path, data_dir: str | Path) -> dict[str, dict[str, Any]]:
     once every shard is done (else a UsageError naming the shards each dataset waits for).
     The datasets are prepared in ``data_dir`` where missing, as ``vlmeval eval`` does."""
     from vlmeval_core.report import write_summary
+    from vlmeval_core.suites import write_leaderboard
 
     plan = load_run_plan(run_dir)
     for ref in plan.datasets:
@@ -106,6 +111,8 @@ def merge_run(run_dir: Path, data_dir: str | Path) -> dict[str, dict[str, Any]]:
                 "shows each) and merge again"
             )
         write_summary(plan.run_dir, plan.model.name, plan.run_name, scores)
+        if plan.suite is not None:
+            write_leaderboard(plan.run_dir, plan.suite, scores)
     return scores
 
 

@@ -47,6 +47,7 @@ from vlmeval_core.files import file_kind, file_md5
 from vlmeval_core.video.sampling import FrameSpec
 
 if TYPE_CHECKING:  # PyAV (~0.1 s to import) is loaded when a video is first read
+    from vlmeval_core.video.cache import FrameCache
     from vlmeval_core.video.decode import Frames
 
 log = logging.getLogger(__name__)
@@ -121,6 +122,8 @@ class Dataset:
     """Each row names a video, ``<the TSV's directory>/<video>.mp4``, sent as its frames."""
     frames: FrameSpec | None = None
     """Which frames of each video are sent (None: a video dataset that is only scored)."""
+    frame_cache: FrameCache | None = None
+    """Where decoded frames are kept for a resumed run (None: decoded every time)."""
 
     def __len__(self) -> int:
         return len(self.frame)
@@ -156,9 +159,10 @@ class Dataset:
         them (JPEG, in memory); ItemImageError names the item and what went wrong."""
         from vlmeval_core.video.decode import VideoError, decode_frames
 
+        decode = self.frame_cache.frames if self.frame_cache is not None else decode_frames
         with self._naming_the_item(position):
             try:
-                return decode_frames(self._video_path(position), self._frame_spec())
+                return decode(self._video_path(position), self._frame_spec())
             except VideoError as exc:
                 raise ItemImageError(str(exc)) from None
 

@@ -14,6 +14,7 @@ long, too many pixels, undecodable) is a :class:`VideoError` naming the file.
 
 from __future__ import annotations
 
+import hashlib
 import io
 import os
 from collections.abc import Iterator
@@ -78,6 +79,16 @@ def jpeg_bytes(image: Image.Image) -> bytes:
     saved = io.BytesIO()
     image.save(saved, format="JPEG")
     return saved.getvalue()
+
+
+def video_md5(path: Path) -> str:
+    """The md5 of the video file (the frame cache's key), read as :func:`decode_frames`
+    would open it: a FIFO or directory is refused, never read."""
+    digest = hashlib.md5(usedforsecurity=False)
+    with _regular_file(path) as handle:
+        while chunk := handle.read(1 << 20):
+            digest.update(chunk)
+    return digest.hexdigest()
 
 
 def probe(path: Path, spec: FrameSpec) -> tuple[int, float, list[int]]:

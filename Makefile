@@ -187,6 +187,7 @@ $(BENCH_VENV)/.installed:
 bench:
 	$(PY) benchmarks/launcher_startup.py
 	$(PY) benchmarks/throughput.py --setup cpu
+	$(PY) benchmarks/video_overlap.py
 	@if $(PY) -c "import sys, torch; sys.exit(not torch.cuda.is_available())"; then \
 		$(PY) benchmarks/throughput.py --setup gpu; \
 	else echo "bench: no CUDA GPU visible, GPU setup not run"; fi

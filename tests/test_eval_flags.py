@@ -147,7 +147,14 @@ def test_other_commands_take_the_shared_flags_from_the_declaration():
         "doctor": ("output", "data_dir", "device"),
         "fetch": ("revision", "data_dir"),
         "prompts": ("images", "prompt_family", "limit", "data_dir"),
-        "score": ("data_dir",),
+        "score": (
+            "data_dir",
+            "judge",
+            "judge_base",
+            "judge_extra",
+            "judge_concurrency",
+            "judge_timeout",
+        ),
     }.items():
         params = {p.name: p for p in cli.main.commands[command].params}
         for name in fields:

@@ -225,6 +225,10 @@ def eval_command(**flags: Any) -> None:
             f"{launch.node.to_env()[NODE_VARIABLE]}",
             err=True,
         )
+        if plan.suite is not None:
+            from vlmeval_core.suites import suite_text
+
+            click.echo(f"{PROG}: {suite_text(plan.suite, plan.judge)}", err=True)
         return
     check_environment()  # before the claim: a host that cannot run leaves no run directory
     if plan.judge is not None:  # a dead judge stops the run now, not after the inference

@@ -29,6 +29,8 @@ from vlmeval_core.endpoint import options as endpoint_options
 from vlmeval_core.judge import spec as judge_options
 
 Device = Literal["auto", "cuda", "cpu"]
+Suite = Literal["openvlm"]
+"""The suites of :data:`vlmeval_core.suites.SUITES` (tests/test_suites.py holds them equal)."""
 DEVICE_CHOICES: tuple[str, ...] = get_args(Device)
 ENV_PREFIX = "VLMEVAL_"
 
@@ -69,10 +71,17 @@ class EvalRequest:
         metavar="NAME",
         help="Registered name, hub id (org/name) or local directory (`vlmeval list models`).",
     )
-    data: tuple[str, ...] = flag(
+    data: tuple[str, ...] | None = flag(
+        None,
         short="-d",
         metavar="NAMES",
         help="Dataset names or .tsv paths; repeat -d or separate with commas or spaces.",
+        default_text="--suite's, else required",
+    )
+    suite: Suite | None = flag(
+        None,
+        help="Run a suite's datasets instead of -d and write its average: openvlm, the OpenVLM "
+        "leaderboard's eight (needs --judge for MathVista and MMVet).",
     )
     nproc: int | None = flag(
         None,

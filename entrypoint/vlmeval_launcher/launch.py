@@ -119,6 +119,7 @@ def resolve_launch(
         seed=request.seed,
         shards=shards,
         judge=judge,
+        suite=request.suite,
     )
     # The ranks validate what they read with this schema; a launcher plan must pass it too.
     Plan.from_dict(plan.to_dict(), origin="launcher plan")
@@ -171,6 +172,17 @@ def _check_endpoint_flags(request: EvalRequest) -> None:
     options.check_bounds(
         request.api_concurrency, request.api_timeout, request.api_max_response_bytes
     )
+
+
+def requested_data(request: EvalRequest) -> tuple[str, ...]:
+    """The datasets ``-d`` names, or ``--suite``'s; both at once is a UsageError."""
+    if request.suite is None:
+        return request.data or ()
+    if request.data:
+        raise UsageError(f"--suite {request.suite} runs its own datasets: leave out -d")
+    from vlmeval_core.suites import suite_datasets
+
+    return tuple(suite_datasets(request.suite))
 
 
 def requested_judge(request: EvalRequest) -> JudgeSpec | None:
@@ -226,6 +238,7 @@ def _endpoint_launch(
         endpoint=endpoint,
         shards=shards,
         judge=judge,
+        suite=request.suite,
     )
     Plan.from_dict(plan.to_dict(), origin="launcher plan")
     return Launch(plan, NodeSettings(str(data_dir), (), shard), nproc=1, node_rank=shard)
@@ -326,7 +339,7 @@ def _check_nodes(request: EvalRequest) -> tuple[int, int, str | None]:
 
 
 def _resolve_datasets(request: EvalRequest, model_name: str) -> tuple[DatasetRef, ...]:
-    specs = split_data(request.data)
+    specs = split_data(requested_data(request))
     if not specs:
         raise UsageError("--data names no dataset: pass one or more, e.g. -d ShapesMCQ -d ShapesYN")
     refs: dict[str, DatasetRef] = {}

@@ -127,8 +127,12 @@ def write_results(
     """Rank 0, every dataset scored: the summary, the manifest, and the report if asked."""
     from vlmeval_core.manifest import build_manifest
     from vlmeval_core.report import write_manifest, write_summary
+    from vlmeval_core.suites import leaderboard_line, write_leaderboard
 
     write_summary(plan.run_dir, plan.model.name, plan.run_name, scores)
+    if plan.suite is not None:
+        board = write_leaderboard(plan.run_dir, plan.suite, scores)
+        log(info, leaderboard_line(board))
     wall["model_load"] = backend.load_s
     wall["total"] = round(time.perf_counter() - started, 3)
     write_manifest(

@@ -14,7 +14,8 @@ what it reads. Torch-free. Version 1::
      "datasets": [{"name", "path", "kind"}],
      "device": "cuda|cpu", "output_dir", "run_name", "limit", "seed",
      "endpoint": null | {"base_url", "extra", "concurrency", "timeout_s", "max_response_bytes"},
-     "judge": null | {"model", "base_url", "extra", "concurrency", "timeout_s"}}
+     "judge": null | {"model", "base_url", "extra", "concurrency", "timeout_s"},
+     "suite": null | "openvlm"}
 
 ``model.backend`` picks who answers (:data:`vlmeval_core.backends.BACKENDS`), and nothing
 else does; ``endpoint`` holds only the api backend's settings, given exactly when the backend
@@ -97,6 +98,8 @@ class Plan:
     """Independent jobs the run is split into (``--shard I/N``; :mod:`vlmeval_core.shards`)."""
     judge: JudgeSpec | None = None
     """The judge model asked where the rules cannot read an answer (``--judge``)."""
+    suite: NonEmpty | None = None
+    """The suite the datasets are (``--suite``): its average is written at the end."""
     schema: Literal[1] = SCHEMA_VERSION
 
     def __post_init__(self) -> None:
@@ -117,11 +120,12 @@ class Plan:
         return Path(self.output_dir) / slug(self.model.name) / self.run_name
 
     def to_dict(self) -> dict[str, Any]:
-        """plan.json's content; a run without a judge has no ``judge`` (as before judges)."""
+        """plan.json's content; a run without a judge or suite has no ``judge`` or ``suite``."""
         raw = dataclasses.asdict(self)
         raw["datasets"] = [ref.to_dict() for ref in self.datasets]  # an image one: 3 fields
-        if raw["judge"] is None:
-            del raw["judge"]
+        for optional in ("judge", "suite"):  # absent when unset, as before them
+            if raw[optional] is None:
+                del raw[optional]
         return {"schema": raw.pop("schema"), **raw}
 
     def write(self) -> Path:

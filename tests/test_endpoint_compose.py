@@ -43,6 +43,31 @@ def test_serve_starts_the_evaluation_once_vllm_is_healthy_and_shares_the_hf_cach
     assert cache == {v["source"] for v in evaluation["volumes"] if "huggingface" in v["target"]}
 
 
+def test_serve_judge_adds_a_second_vllm_server_as_the_judge_on_its_share_of_the_gpus(tmp_path):
+    env = {**compose_env(tmp_path, 1000, 1000), "SERVE_GPU_MEMORY": "0.6"}
+    done, _ = compose(tmp_path, env, "--profile", "serve-judge", "config", "--format", "json")
+    assert done.returncode == 0, done.stderr
+    services = json.loads(done.stdout)["services"]
+    vllm, judge, evaluation = services["vllm"], services["judge"], services["serve-judge"]
+    assert judge["image"] == vllm["image"]
+    assert "8000/health" in " ".join(judge["healthcheck"]["test"])
+    assert {n: d["condition"] for n, d in evaluation["depends_on"].items()} == {
+        "vllm": "service_healthy",
+        "judge": "service_healthy",
+    }
+    variables = evaluation["environment"]
+    assert variables["VLMEVAL_JUDGE"] == judge["command"][0] != vllm["command"][0]
+    assert variables["VLMEVAL_JUDGE_BASE"] == "http://judge:8000/v1"
+    assert variables["VLMEVAL_API_BASE"] == "http://vllm:8000/v1" and "deploy" not in evaluation
+
+    def share(service: dict) -> float:
+        (flag,) = [a for a in service["command"] if a.startswith("--gpu-memory-utilization=")]
+        return float(flag.split("=")[1])
+
+    assert (share(vllm), share(judge)) == (0.6, 0.3)
+    assert "judge" not in config(tmp_path, "serve"), "the serve profile starts no judge"
+
+
 def test_serve_cpu_pairs_transformers_serve_with_the_evaluation(tmp_path):
     services = config(tmp_path, "serve-cpu")
     server, evaluation = services["tiny-vlm-server"], services["serve-cpu"]

@@ -18,7 +18,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 
 from vlmeval_core.endpoint.client import EndpointClient, ItemFailed, RetryPolicy
-from vlmeval_core.errors import RuntimeFailure
+from vlmeval_core.errors import RuntimeFailure, UsageError
 from vlmeval_core.judge.cache import JudgeCache, cache_key
 from vlmeval_core.judge.judged import FAIL_MSG
 from vlmeval_core.judge.spec import JudgeSpec, judge_key
@@ -39,6 +39,23 @@ def unreachable(spec: JudgeSpec, failure: RuntimeFailure) -> RuntimeFailure:
         f"the judge server at {spec.base_url} cannot be reached ({detail}): check --judge-base "
         "and that it is up; predictions and judge answers so far are kept, rerun to resume"
     )
+
+
+_JUDGE_FLAGS = {
+    "VLMEVAL_API_KEY": "VLMEVAL_JUDGE_KEY",
+    "--api-base": "--judge-base",
+    "check --model": "check --judge",
+}
+"""The endpoint client's fixes in the judge's words (its flags and key variable)."""
+
+
+def refusal(refused: UsageError) -> UsageError:
+    """The endpoint client's stop on an answer every request would get (a refused key, a
+    model not served), naming the judge's flags (exit 2)."""
+    text = str(refused)
+    for theirs, ours in _JUDGE_FLAGS.items():
+        text = text.replace(theirs, ours)
+    return UsageError(f"the judge: {text}")
 
 
 def connect(spec: JudgeSpec, policy: RetryPolicy | None = None) -> EndpointClient:
@@ -95,6 +112,8 @@ class Judge:
             text = ""
         except RuntimeFailure as failure:
             raise unreachable(self.spec, failure) from None
+        except UsageError as refused:  # 401/403/404: every request would get it
+            raise refusal(refused) from None
         if not text:
             self.failed_requests += 1
             return FAIL_MSG

@@ -18,7 +18,7 @@
 set -e
 
 # vlmeval's commands; tests/test_container.py checks this list against `vlmeval --help`.
-VLMEVAL_COMMANDS="eval score prompts gpus list doctor fetch slurm"
+VLMEVAL_COMMANDS="eval score compare report merge status prompts gpus list doctor fetch slurm"
 # The image's own user, for a directory docker has just made (docker/Dockerfile).
 IMAGE_UID=1000
 IMAGE_GID=1000

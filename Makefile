@@ -28,12 +28,16 @@ install: $(BIN)/vlmeval
 # The venv holds the image's versions: every package from docker/requirements.lock (hashes
 # checked, as docker/Dockerfile installs it), then this project and its test tools, which
 # change none of the locked versions (tests/test_provenance.py holds them to the lock).
+# Wheels only, except the locked packages PyPI has no wheel of: docopt 0.6.2 (num2words',
+# which SmolVLM's processor needs), pure Python, built from its hashed sdist. docker/Dockerfile
+# names the same list.
+SOURCE_ONLY := docopt
 $(BIN)/vlmeval: pyproject.toml docker/requirements.lock
 	@echo "make install: [1/3] a venv in $(VENV) with $(PYTHON)"
 	$(PYTHON) -m venv $(VENV)
 	@echo "make install: [2/3] docker/requirements.lock: torch, transformers, ... as the image has them (about 5 GB installed, most of it CUDA libraries)"
 	$(BIN)/pip install --progress-bar on --require-hashes --only-binary=:all: \
-		-r docker/requirements.lock
+		--no-binary=$(SOURCE_ONLY) -r docker/requirements.lock
 	@echo "make install: [3/3] this project and the test tools"
 	$(BIN)/pip install --progress-bar on --no-build-isolation -e '.[test]'
 	touch $@

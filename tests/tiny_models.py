@@ -10,6 +10,7 @@ repository ships it, copied as data from a public copy (cited beside each).
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -511,3 +512,66 @@ BUILDERS: dict[str, Callable[[Path], Path]] = {
     "gemma-3-4b-it": build_gemma3,
 }
 """A registered model of each architecture -> the builder of its tiny twin."""
+
+
+CONFIGS = Path(__file__).resolve().parent.parent / "benchmarks" / "configs"
+REAL_SIZE = {
+    spec["registered"]: path
+    for path in sorted(CONFIGS.glob("*.json"))
+    if "registered" in (spec := json.loads(path.read_text()))
+}
+"""A registered model -> the file of its real dimensions (text, vision, top-level keys,
+processor): each config under benchmarks/configs/ that names a registered model."""
+NOT_CONFIG = ("_comment", "registered", "published_parameters", "model_type", "image_pixels",
+              "processor", "text_config", "vision_config")  # fmt: skip
+DERIVED = ("layer_types", "head_dim", "initializer_range", "transformers_version")
+"""Keys a config derives from its dimensions, or the tiny twin's own: not carried over."""
+
+
+def _scaled(config: Any, overrides: dict[str, Any]) -> dict[str, Any]:
+    kept = {k: v for k, v in config.to_dict().items() if k not in DERIVED}
+    return {**kept, **overrides}
+
+
+def real_size_config(name: str, tiny: Path) -> Any:
+    """The tiny twin's config (its token ids) at the real dimensions of :data:`REAL_SIZE`."""
+    from transformers import AutoConfig
+
+    spec = json.loads(REAL_SIZE[name].read_text())
+    config = AutoConfig.from_pretrained(tiny)
+    top = {k: v for k, v in spec.items() if k not in NOT_CONFIG}
+    kept = {k: v for k, v in config.to_dict().items()
+            if k not in (*DERIVED, "text_config", "vision_config")}  # fmt: skip
+    return type(config)(
+        **{**kept, **top},
+        text_config=_scaled(config.text_config, spec["text_config"]),
+        vision_config=_scaled(config.vision_config, spec["vision_config"]),
+    )
+
+
+def build_real_size(name: str, directory: Path, device: str, dtype: Any) -> Path:
+    """Save a random-weights model of ``name``'s architecture at its real size, made on
+    ``device`` in ``dtype``: the tiny twin's tokenizer, chat template and generation config,
+    its processor at the real image sizes; logits of ids the tokenizer lacks zeroed, so
+    that greedy answers decode (the compute is the full model's)."""
+    import torch
+    from transformers import AutoModelForImageTextToText, AutoProcessor, GenerationConfig
+
+    tiny = BUILDERS[name](directory / "tiny")
+    processor = AutoProcessor.from_pretrained(tiny)
+    settings = json.loads(REAL_SIZE[name].read_text()).get("processor", {})
+    for key, value in settings.items():
+        if key == "image_processor":
+            for attribute, setting in value.items():
+                setattr(processor.image_processor, attribute, setting)
+        else:
+            setattr(processor, key, value)
+    with torch.device(device):
+        torch.manual_seed(0)
+        model = AutoModelForImageTextToText.from_config(real_size_config(name, tiny), dtype=dtype)
+    with torch.no_grad():
+        model.get_output_embeddings().weight[len(processor.tokenizer) :] = 0
+    model.generation_config = GenerationConfig.from_pretrained(tiny)
+    model.save_pretrained(directory)
+    processor.save_pretrained(directory)
+    return directory

@@ -65,14 +65,14 @@ CHAT_TEMPLATE = (
 PIXELS = shapes.IMAGE_SIZE * shapes.IMAGE_SIZE
 
 
-def sample(kind: str, rng: shapes._Rng) -> tuple[object, str, str]:
+def sample(kind: str, rng: shapes.ShapeRng) -> tuple[object, str, str]:
     category = shapes.CATEGORIES[rng.below(len(shapes.CATEGORIES))]
     image, fields = shapes.make_item(kind, category, rng)
     return image, prompts.build_prompt(kind, fields), fields["answer"]
 
 
 def build_tokenizer(vocab_size: int) -> PreTrainedTokenizerFast:
-    rng = shapes._Rng(999)
+    rng = shapes.ShapeRng(999)
     corpus = [CHAT_TEMPLATE.replace("{", " ").replace("}", " ")]
     for _ in range(3000):
         kind = KINDS[rng.below(3)]
@@ -182,7 +182,7 @@ def validate(model, processor, n: int = 120) -> dict[str, float]:
     model.eval()
     scores = {}
     for kind in KINDS:
-        rng = shapes._Rng(1_000 + KINDS.index(kind))
+        rng = shapes.ShapeRng(1_000 + KINDS.index(kind))
         items = [sample(kind, rng) for _ in range(n)]
         inputs = encode(processor, items, train=False)
         out = model.generate(**inputs, max_new_tokens=8, do_sample=False)
@@ -234,7 +234,7 @@ def main() -> None:
         return 0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * (step - warmup) / (args.steps - warmup)))
 
     schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, lr_at)
-    rng = shapes._Rng(10_000 + args.seed)
+    rng = shapes.ShapeRng(10_000 + args.seed)
     model.train()
     started, history = time.time(), []
     for step in range(1, args.steps + 1):

@@ -50,7 +50,7 @@ class Scene:
     objects: tuple[tuple[str, str], ...]  # (shape, colour) per object
 
 
-class _Rng:
+class ShapeRng:
     """Draws built only on ``random.random()``, whose sequence Python keeps stable."""
 
     def __init__(self, seed: int) -> None:
@@ -73,7 +73,7 @@ class _Rng:
         return items
 
 
-def _mask(shape: str, cx: float, cy: float, r: float, size: int) -> np.ndarray:
+def shape_mask(shape: str, cx: float, cy: float, r: float, size: int) -> np.ndarray:
     ys, xs = np.mgrid[0:size, 0:size].astype(np.float64) + 0.5
     dx, dy = xs - cx, ys - cy
     if shape == "circle":
@@ -91,7 +91,7 @@ def _mask(shape: str, cx: float, cy: float, r: float, size: int) -> np.ndarray:
     raise ValueError(f"unknown shape {shape!r}")
 
 
-def render(scene: Scene, rng: _Rng, size: int = IMAGE_SIZE) -> Image.Image:
+def render(scene: Scene, rng: ShapeRng, size: int = IMAGE_SIZE) -> Image.Image:
     """Draw a scene: one shape filling much of the image, or 1-4 small ones in quadrants."""
     canvas = np.full((size, size, 3), 250, dtype=np.uint8)
     if scene.category == "count":
@@ -101,17 +101,17 @@ def render(scene: Scene, rng: _Rng, size: int = IMAGE_SIZE) -> Image.Image:
             qx, qy = (q % 2) * size / 2, (q // 2) * size / 2
             cx = qx + size / 4 + rng.uniform(-0.04, 0.04) * size
             cy = qy + size / 4 + rng.uniform(-0.04, 0.04) * size
-            canvas[_mask(shape, cx, cy, r, size)] = COLORS[colour]
+            canvas[shape_mask(shape, cx, cy, r, size)] = COLORS[colour]
     else:
         ((shape, colour),) = scene.objects
         r = size * rng.uniform(0.30, 0.42)
         cx = size / 2 + rng.uniform(-1, 1) * (size / 2 - r) * 0.5
         cy = size / 2 + rng.uniform(-1, 1) * (size / 2 - r) * 0.5
-        canvas[_mask(shape, cx, cy, r, size)] = COLORS[colour]
+        canvas[shape_mask(shape, cx, cy, r, size)] = COLORS[colour]
     return Image.fromarray(canvas, mode="RGB")
 
 
-def _scene(category: str, rng: _Rng) -> Scene:
+def _scene(category: str, rng: ShapeRng) -> Scene:
     colours = list(COLORS)
     if category == "count":
         n = 1 + rng.below(MAX_COUNT)
@@ -149,7 +149,7 @@ def _yorn_question(category: str, claim: str) -> str:
 
 
 def make_item(
-    kind: str, category: str, rng: _Rng, size: int = IMAGE_SIZE
+    kind: str, category: str, rng: ShapeRng, size: int = IMAGE_SIZE
 ) -> tuple[Image.Image, dict[str, str]]:
     """One item of ``kind`` ('mcq', 'yorn', 'vqa') about ``category``: its image and TSV fields."""
     scene = _scene(category, rng)
@@ -189,7 +189,7 @@ def generate(
 ) -> pd.DataFrame:
     """The rows of Shapes dataset ``name`` for ``seed``: categories interleaved, index 0..n-1."""
     kind = KIND_OF[name]
-    rng = _Rng(seed * 1000 + _STREAM_OF[kind])
+    rng = ShapeRng(seed * 1000 + _STREAM_OF[kind])
     rows = []
     for index in range(n):
         category = CATEGORIES[index % len(CATEGORIES)]

@@ -24,7 +24,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from vlmeval_core.datasets.shapes import COLORS, SHAPES, _mask, _Rng, tsv_name
+from vlmeval_core.datasets.shapes import COLORS, SHAPES, ShapeRng, shape_mask, tsv_name
 from vlmeval_core.files import write_atomic
 from vlmeval_core.video.encode import write_mp4
 
@@ -52,14 +52,14 @@ Sprite = tuple[str, str, int, tuple[float, float], tuple[float, float]]
 """(shape, colour, first frame, start centre, end centre) in pixels."""
 
 
-def _corner(rng: _Rng, quadrant: int) -> tuple[float, float]:
+def _corner(rng: ShapeRng, quadrant: int) -> tuple[float, float]:
     half = FRAME_SIZE / 2
     x = (quadrant % 2) * half + half / 2 + rng.uniform(-0.04, 0.04) * FRAME_SIZE
     y = (quadrant // 2) * half + half / 2 + rng.uniform(-0.04, 0.04) * FRAME_SIZE
     return x, y
 
 
-def _scene(category: str, rng: _Rng) -> tuple[list[Sprite], str, list[str]]:
+def _scene(category: str, rng: ShapeRng) -> tuple[list[Sprite], str, list[str]]:
     """The sprites of an item, its right answer and every answer of its category."""
     colours = list(COLORS)
     if category == "direction":
@@ -95,11 +95,11 @@ def frames(sprites: list[Sprite]) -> Iterator[np.ndarray]:
                 continue
             share = t / (FRAMES - 1)
             cx, cy = x0 + (x1 - x0) * share, y0 + (y1 - y0) * share
-            canvas[_mask(shape, cx, cy, radius, FRAME_SIZE)] = COLORS[colour]
+            canvas[shape_mask(shape, cx, cy, radius, FRAME_SIZE)] = COLORS[colour]
         yield canvas
 
 
-def make_item(category: str, rng: _Rng) -> tuple[dict[str, str], list[Sprite]]:
+def make_item(category: str, rng: ShapeRng) -> tuple[dict[str, str], list[Sprite]]:
     """One item about ``category``: its TSV fields (question, A-D, answer, category) and
     the sprites of its video (:func:`frames`)."""
     sprites, truth, choices = _scene(category, rng)
@@ -112,7 +112,7 @@ def make_item(category: str, rng: _Rng) -> tuple[dict[str, str], list[Sprite]]:
 
 
 def _items(seed: int) -> Iterator[tuple[dict[str, object], list[Sprite]]]:
-    rng = _Rng(seed * 1000 + 21)
+    rng = ShapeRng(seed * 1000 + 21)
     videos = Path(tsv_name(NAME, seed)).stem
     for index in range(ITEMS):
         fields, sprites = make_item(CATEGORIES[index % len(CATEGORIES)], rng)

@@ -91,7 +91,7 @@ def compared() -> list[tuple[dict, dict]]:
 
 def test_every_registered_benchmark_is_compared(compared):
     assert {item["dataset"] for item, _ in compared} == set(REGISTERED)
-    assert len(REGISTERED) == 20
+    assert len(REGISTERED) == 22
 
 
 def test_the_dataset_prompts_are_vlmevalkits(compared):
@@ -107,8 +107,8 @@ def test_qwen2_vl_prompts_are_the_mixins_and_fall_back_where_it_declines(compare
         assert ours(family, item) == expected, item
         if theirs[family] is None:
             declined.add(item["dataset"])
-    # Qwen2-VL declines only MME (which has its own prompt); Qwen2.5-VL declines all
-    assert declined == ({"MME"} if family == "qwen2-vl" else set(REGISTERED))
+    # Qwen2-VL declines only MME (which has its own prompt) and MMVet; Qwen2.5-VL declines all
+    assert declined == ({"MME", "MMVet"} if family == "qwen2-vl" else set(REGISTERED))
 
 
 def test_images_are_what_vlmevalkits_own_dump_gives_the_model(tmp_path):

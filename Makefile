@@ -37,7 +37,7 @@ $(BIN)/vlmeval: pyproject.toml docker/requirements.lock
 	$(PYTHON) -m venv $(VENV)
 	@echo "make install: [2/3] docker/requirements.lock: torch, transformers, ... as the image has them (about 5 GB installed, most of it CUDA libraries)"
 	$(BIN)/pip install --progress-bar on --require-hashes --only-binary=:all: \
-		--no-binary=$(SOURCE_ONLY) -r docker/requirements.lock
+		--no-binary=$(SOURCE_ONLY) --use-pep517 -r docker/requirements.lock
 	@echo "make install: [3/3] this project and the test tools"
 	$(BIN)/pip install --progress-bar on --no-build-isolation -e '.[test]'
 	touch $@

@@ -27,10 +27,25 @@ DATA = "ShapesMCQ,ShapesYN,ShapesVQA"
 LIMIT = "18"
 
 
+def run_env() -> dict[str, str]:
+    return fake_nvml.subprocess_env(None, fake=False, HF_HUB_OFFLINE="1", OMP_NUM_THREADS="1")
+
+
 def vlmeval(tmp_path: Path, *args: str, **popen: object) -> subprocess.CompletedProcess:
-    env = fake_nvml.subprocess_env(None, fake=False, HF_HUB_OFFLINE="1", OMP_NUM_THREADS="1")
     return subprocess.run(
-        [VLMEVAL, *args], env=env, capture_output=True, text=True, timeout=600, **popen
+        [VLMEVAL, *args], env=run_env(), capture_output=True, text=True, timeout=600, **popen
+    )
+
+
+def start_shard(tmp_path: Path, run: str, spec: str) -> subprocess.Popen:
+    """Shard ``spec`` of ``run`` in the background, one item per batch (so it takes a while),
+    in a session of its own (so the whole job can be killed)."""
+    return subprocess.Popen(
+        [VLMEVAL, *eval_args(tmp_path, run, "--shard", spec, "--batch-size", "1")],
+        env=run_env(),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
     )
 
 
@@ -122,14 +137,7 @@ def test_merge_by_hand_names_the_missing_shard_then_scores(tmp_path, single):
 def test_a_shard_killed_with_minus_9_reruns_alone(tmp_path, single):
     run_dir = tmp_path / "out" / "tiny-vlm" / "kill"
     shard(tmp_path, "kill", 0, 2)
-    env = fake_nvml.subprocess_env(None, fake=False, HF_HUB_OFFLINE="1", OMP_NUM_THREADS="1")
-    process = subprocess.Popen(
-        [VLMEVAL, *eval_args(tmp_path, "kill", "--shard", "1/2", "--batch-size", "1")],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,
-    )
+    process = start_shard(tmp_path, "kill", "1/2")
     checkpoint = run_dir / "ShapesMCQ" / ".shards" / "shard-1.rank-0.jsonl"
     deadline = time.monotonic() + 120
     while not (checkpoint.exists() and checkpoint.read_text().count("\n") >= 2):
@@ -145,14 +153,7 @@ def test_a_shard_killed_with_minus_9_reruns_alone(tmp_path, single):
 
 
 def test_a_second_launch_of_a_running_shard_is_refused(tmp_path):
-    env = fake_nvml.subprocess_env(None, fake=False, HF_HUB_OFFLINE="1", OMP_NUM_THREADS="1")
-    first = subprocess.Popen(
-        [VLMEVAL, *eval_args(tmp_path, "twice", "--shard", "0/2", "--batch-size", "1")],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    first = start_shard(tmp_path, "twice", "0/2")
     lock = tmp_path / "out" / "tiny-vlm" / "twice" / ".node-0.lock"
     deadline = time.monotonic() + 60
     while not lock.exists():
